@@ -1,0 +1,182 @@
+"""SQL against the application database. Every function takes an open psycopg connection and
+leaves transaction boundaries to the caller, so a `files` row and its outbox row commit together.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from file_pipeline.events import FileEvent, FileMetadata
+from file_pipeline.processing.exif import ExifResult
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    event_id: str
+    topic: str
+    message_key: str
+    payload: str
+
+
+def insert_file_with_event(
+    conn: psycopg.Connection, file: FileMetadata, event: FileEvent, topic: str, upload_run_id: str | None
+) -> None:
+    """Write a `files` row and its outbox row (call inside one transaction)."""
+    conn.execute(
+        "INSERT INTO files (id, filename, s3_key, s3_url, file_size, content_type, uploaded_by,"
+        " uploaded_at, description, sha256, upload_run_id)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (
+            file.id,
+            file.filename,
+            file.s3_key,
+            file.s3_url,
+            file.file_size,
+            file.content_type,
+            file.uploaded_by,
+            file.uploaded_at,
+            file.description,
+            file.sha256,
+            upload_run_id,
+        ),
+    )
+    enqueue_event(conn, event, topic)
+
+
+def enqueue_event(conn: psycopg.Connection, event: FileEvent, topic: str) -> None:
+    conn.execute(
+        "INSERT INTO outbox (event_id, topic, message_key, payload, file_id, event_type)"
+        " VALUES (%s, %s, %s, %s, %s, %s)",
+        (event.event_id, topic, event.message_key, event.to_json(), event.file.id, event.event_type.value),
+    )
+
+
+def claim_unsent_events(conn: psycopg.Connection, limit: int) -> list[OutboxRow]:
+    """Lock up to `limit` unsent outbox rows, oldest first; concurrent relays skip locked rows."""
+    rows = conn.execute(
+        "SELECT id, event_id::text, topic, message_key, payload FROM outbox"
+        " WHERE sent_at IS NULL ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
+        (limit,),
+    ).fetchall()
+    return [OutboxRow(*row) for row in rows]
+
+
+def mark_events_sent(conn: psycopg.Connection, sent: Iterable[tuple[int, int, int]]) -> None:
+    """Mark outbox rows sent: (outbox id, partition, offset) per row."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            "UPDATE outbox SET sent_at = now(), kafka_partition = %s, kafka_offset = %s,"
+            " attempts = attempts + 1 WHERE id = %s",
+            [(partition, offset, outbox_id) for outbox_id, partition, offset in sent],
+        )
+
+
+def mark_events_failed(conn: psycopg.Connection, failed: Iterable[tuple[int, str]]) -> None:
+    with conn.cursor() as cur:
+        cur.executemany(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = %s WHERE id = %s",
+            [(error, outbox_id) for outbox_id, error in failed],
+        )
+
+
+def count_unsent_events(conn: psycopg.Connection) -> int:
+    return conn.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL").fetchone()[0]
+
+
+def get_file(conn: psycopg.Connection, file_id: str) -> dict[str, Any] | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM files WHERE id = %s", (file_id,)).fetchone()
+
+
+def get_files(conn: psycopg.Connection, file_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute("SELECT * FROM files WHERE id = ANY(%s)", (list(file_ids),)).fetchall()
+    return {row["id"]: row for row in rows}
+
+
+def upsert_exif(
+    conn: psycopg.Connection, file_id: str, exif: ExifResult, source_event: str, run_id: str | None
+) -> None:
+    conn.execute(
+        "INSERT INTO exif_metadata (file_id, width, height, image_format, camera_make,"
+        " camera_model, taken_at, orientation, gps_latitude, gps_longitude, exif, source_event,"
+        " processing_run_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (file_id) DO UPDATE SET width = EXCLUDED.width, height = EXCLUDED.height,"
+        " image_format = EXCLUDED.image_format, camera_make = EXCLUDED.camera_make,"
+        " camera_model = EXCLUDED.camera_model, taken_at = EXCLUDED.taken_at,"
+        " orientation = EXCLUDED.orientation, gps_latitude = EXCLUDED.gps_latitude,"
+        " gps_longitude = EXCLUDED.gps_longitude, exif = EXCLUDED.exif,"
+        " source_event = EXCLUDED.source_event, processing_run_id = EXCLUDED.processing_run_id,"
+        " extracted_at = now()",
+        (
+            file_id,
+            exif.width,
+            exif.height,
+            exif.image_format,
+            exif.camera_make,
+            exif.camera_model,
+            exif.taken_at,
+            exif.orientation,
+            exif.gps_latitude,
+            exif.gps_longitude,
+            json.dumps(exif.tags, default=str).replace("\\u0000", ""),
+            source_event,
+            run_id,
+        ),
+    )
+
+
+def record_result(
+    conn: psycopg.Connection,
+    file_id: str,
+    step: str,
+    outcome: str,
+    detail: str | None,
+    source_event: str,
+    run_id: str | None,
+) -> None:
+    """Upsert one processing step's outcome for a file (idempotent per file and step)."""
+    conn.execute(
+        "INSERT INTO processing_results (file_id, step, outcome, detail, source_event,"
+        " processing_run_id) VALUES (%s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (file_id, step) DO UPDATE SET outcome = EXCLUDED.outcome,"
+        " detail = EXCLUDED.detail, source_event = EXCLUDED.source_event,"
+        " processing_run_id = EXCLUDED.processing_run_id, updated_at = now()",
+        (file_id, step, outcome, detail, source_event, run_id),
+    )
+
+
+def file_statistics(conn: psycopg.Connection) -> dict[str, Any]:
+    """Totals the demo and `file-pipeline stats` print."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        totals = cur.execute(
+            "SELECT count(*) AS files, coalesce(sum(file_size), 0) AS bytes,"
+            " count(DISTINCT uploaded_by) AS users FROM files WHERE deleted_at IS NULL"
+        ).fetchone()
+        by_status = cur.execute(
+            "SELECT status, count(*) AS files FROM files GROUP BY status ORDER BY status"
+        ).fetchall()
+        by_type = cur.execute(
+            "SELECT coalesce(content_type, 'unknown') AS content_type, count(*) AS files,"
+            " sum(file_size) AS bytes FROM files WHERE deleted_at IS NULL"
+            " GROUP BY 1 ORDER BY files DESC, content_type"
+        ).fetchall()
+        events = cur.execute(
+            "SELECT count(*) FILTER (WHERE sent_at IS NOT NULL) AS sent,"
+            " count(*) FILTER (WHERE sent_at IS NULL) AS unsent FROM outbox"
+        ).fetchone()
+        exif = cur.execute("SELECT count(*) AS rows FROM exif_metadata").fetchone()
+    return {
+        "totals": totals,
+        "by_status": by_status,
+        "by_content_type": by_type,
+        "events": events,
+        "exif_rows": exif["rows"],
+    }

@@ -1,0 +1,7 @@
+"""Dagster resources: typed, EnvVar-configured, lazy clients for S3/MinIO, PostgreSQL and Kafka."""
+
+from file_pipeline.resources.kafka import KafkaResource
+from file_pipeline.resources.postgres import PostgresResource
+from file_pipeline.resources.storage import ObjectStorageResource
+
+__all__ = ["KafkaResource", "ObjectStorageResource", "PostgresResource"]

@@ -1,0 +1,87 @@
+"""Configuration: environment variable names and their defaults.
+
+Every default points at the local stack (`file-pipeline stack up`) and at docker-compose.yml, which
+use the same ports and credentials. This module imports nothing from Dagster so that the CLI, the
+stack manager and the pure modules can share it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+POSTGRES_HOST = "localhost"
+POSTGRES_PORT = 5432
+POSTGRES_USER = "postgres"
+POSTGRES_PASSWORD = "postgres"
+APP_DATABASE = "file_pipeline"
+DAGSTER_DATABASE = "dagster"
+
+KAFKA_PORT = 9092
+KAFKA_CONTROLLER_PORT = 9093
+
+MINIO_PORT = 9000
+MINIO_CONSOLE_PORT = 9001
+MINIO_ROOT_USER = "minioadmin"
+MINIO_ROOT_PASSWORD = "minioadmin123"
+
+CLAMAV_PORT = 3310
+
+KAFKA_UI_PORT = 8080
+PGADMIN_PORT = 5050
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One configuration variable: its name, default and what it is for."""
+
+    name: str
+    default: str
+    description: str
+
+    def value(self) -> str:
+        return os.environ.get(self.name, self.default)
+
+
+def _pg_url(database: str) -> str:
+    return (
+        f"postgresql://{POSTGRES_USER}:{POSTGRES_PASSWORD}@{POSTGRES_HOST}:{POSTGRES_PORT}/{database}"
+    )
+
+
+DATABASE_URL = EnvVar("DATABASE_URL", _pg_url(APP_DATABASE), "application database (files, outbox)")
+DAGSTER_PG_URL = EnvVar(
+    "DAGSTER_PG_URL", _pg_url(DAGSTER_DATABASE), "Dagster's instance database (runs, events)"
+)
+KAFKA_BOOTSTRAP_SERVERS = EnvVar(
+    "KAFKA_BOOTSTRAP_SERVERS", f"localhost:{KAFKA_PORT}", "Kafka bootstrap servers"
+)
+S3_ENDPOINT_URL = EnvVar(
+    "S3_ENDPOINT_URL", f"http://localhost:{MINIO_PORT}", "S3 API endpoint (empty for AWS S3)"
+)
+AWS_ACCESS_KEY_ID = EnvVar("AWS_ACCESS_KEY_ID", MINIO_ROOT_USER, "S3 access key")
+AWS_SECRET_ACCESS_KEY = EnvVar("AWS_SECRET_ACCESS_KEY", MINIO_ROOT_PASSWORD, "S3 secret key")
+AWS_REGION = EnvVar("AWS_REGION", "us-east-1", "S3 region")
+S3_BUCKET = EnvVar("S3_BUCKET", "files", "bucket holding uploads, thumbnails and quarantine")
+FILE_EVENTS_TOPIC = EnvVar("FILE_EVENTS_TOPIC", "file-events", "topic carrying file events")
+CLAMAV_HOST = EnvVar("CLAMAV_HOST", "localhost", "clamd host")
+CLAMAV_PORT_VAR = EnvVar("CLAMAV_PORT", str(CLAMAV_PORT), "clamd TCP port")
+
+ALL_ENV_VARS: tuple[EnvVar, ...] = (
+    DATABASE_URL,
+    DAGSTER_PG_URL,
+    KAFKA_BOOTSTRAP_SERVERS,
+    S3_ENDPOINT_URL,
+    AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY,
+    AWS_REGION,
+    S3_BUCKET,
+    FILE_EVENTS_TOPIC,
+    CLAMAV_HOST,
+    CLAMAV_PORT_VAR,
+)
+
+
+def dead_letter_topic(events_topic: str) -> str:
+    """The dead-letter topic that pairs with an events topic (`file-events` -> `file-events.dlq`)."""
+    return f"{events_topic}.dlq"
