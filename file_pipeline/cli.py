@@ -30,7 +30,9 @@ def stack() -> None:
 
 def _print_status(statuses: list[Any]) -> None:
     for s in statuses:
-        state = click.style("running", fg="green") if s.running else click.style("stopped", fg="red")
+        state = (
+            click.style("running", fg="green") if s.running else click.style("stopped", fg="red")
+        )
         pid = f"pid {s.pid}" if s.pid else ""
         click.echo(f"{s.name:<9} {state:<18} {s.address:<16} {pid:<10} {s.detail}")
 
@@ -125,7 +127,9 @@ def _report_upload(result: Any) -> dict[str, Any]:
     table = metadata.get("file_table")
     for record in getattr(table, "records", []) or []:
         row = record.data
-        click.echo(f"  {row['id']}  {row['content_type']:<24} {row['file_size']:>10}  {row['filename']}")
+        click.echo(
+            f"  {row['id']}  {row['content_type']:<24} {row['file_size']:>10}  {row['filename']}"
+        )
     return metadata
 
 
@@ -146,12 +150,19 @@ def _print_stats(stats: dict[str, Any]) -> None:
     click.echo(f"  files stored      {totals['files']}")
     click.echo(f"  bytes stored      {totals['bytes']}")
     click.echo(f"  users             {totals['users']}")
-    click.echo(f"  events sent       {stats['events']['sent']} (unsent {stats['events']['unsent']})")
+    click.echo(
+        f"  events sent       {stats['events']['sent']} (unsent {stats['events']['unsent']})"
+    )
     click.echo(f"  EXIF rows         {stats['exif_rows']}")
-    click.echo("  by status         " + ", ".join(f"{r['status']}={r['files']}" for r in stats["by_status"]))
+    click.echo(
+        "  by status         "
+        + ", ".join(f"{r['status']}={r['files']}" for r in stats["by_status"])
+    )
     click.echo("  by content type")
     for row in stats["by_content_type"]:
-        click.echo(f"    {row['content_type']:<28} {row['files']:>5} files {row['bytes']:>12} bytes")
+        click.echo(
+            f"    {row['content_type']:<28} {row['files']:>5} files {row['bytes']:>12} bytes"
+        )
 
 
 @main.command()

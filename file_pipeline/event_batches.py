@@ -59,7 +59,8 @@ class PolledBatch:
         for received in self.events:
             by_partition.setdefault(received.partition, []).append(received.offset)
         return [
-            OffsetRange(p, min(offsets), max(offsets)) for p, offsets in sorted(by_partition.items())
+            OffsetRange(p, min(offsets), max(offsets))
+            for p, offsets in sorted(by_partition.items())
         ]
 
     def lag(self) -> int:

@@ -114,7 +114,9 @@ def _typed(obj: dict[str, Any], name: str, kind: type | tuple[type, ...], prefix
     is_bool = isinstance(value, bool)
     if kind is int:
         if is_bool or not isinstance(value, int):
-            raise InvalidEventError(f"must be an integer, got {type(value).__name__}", field=prefix + name)
+            raise InvalidEventError(
+                f"must be an integer, got {type(value).__name__}", field=prefix + name
+            )
         return value
     if not isinstance(value, kind) or is_bool:
         raise InvalidEventError(f"must be a {getattr(kind, '__name__', kind)}", field=prefix + name)
@@ -176,7 +178,9 @@ def parse_event(raw: bytes | str | None) -> FileEvent:
     if file_size < 0:
         raise InvalidEventError("must not be negative", field=p + "fileSize")
     sha256 = _optional(meta, "sha256", str, p)
-    if sha256 is not None and (len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256)):
+    if sha256 is not None and (
+        len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256)
+    ):
         raise InvalidEventError("must be 64 lowercase hex characters", field=p + "sha256")
     file = FileMetadata(
         id=_nonempty_text(meta, "id", p, max_len=64),
@@ -205,4 +209,3 @@ def parse_event(raw: bytes | str | None) -> FileEvent:
 def _reject_constant(name: str) -> float:
     """JSON has no NaN/Infinity; Python's parser accepts them unless told not to."""
     raise ValueError(f"{name} is not valid JSON")
-

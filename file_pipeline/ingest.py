@@ -1,4 +1,5 @@
-"""Ingesting local files: blob first under a fresh key, then `files` + outbox rows in one transaction.
+"""Ingesting local files: blob first under a fresh key, then `files` + outbox rows in one
+transaction.
 
 A crash between the two steps leaves only a blob with no row, which reconciliation sweeps; it can
 never leave a row (or an event) pointing at a missing blob.
@@ -46,7 +47,9 @@ def validate_uploader(uploaded_by: str, description: str | None) -> None:
         raise InvalidUploadError("uploaded_by contains control characters")
     if description is not None:
         if len(description) > MAX_DESCRIPTION_LENGTH:
-            raise InvalidUploadError(f"description is longer than {MAX_DESCRIPTION_LENGTH} characters")
+            raise InvalidUploadError(
+                f"description is longer than {MAX_DESCRIPTION_LENGTH} characters"
+            )
         if "\x00" in description:
             raise InvalidUploadError("description contains a NUL character")
 
@@ -151,4 +154,6 @@ def _delete_blobs(
         try:
             storage.delete(meta.s3_key)
         except ObjectStoreError as exc:
-            log.warning("could not delete orphan blob %s (reconciliation will): %s", meta.s3_key, exc)
+            log.warning(
+                "could not delete orphan blob %s (reconciliation will): %s", meta.s3_key, exc
+            )

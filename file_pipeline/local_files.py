@@ -60,9 +60,12 @@ def expand_paths(requested: list[str]) -> tuple[list[Path], list[Rejected]]:
             if not os.access(path, os.R_OK | os.X_OK):
                 rejected.append(Rejected(raw, "permission denied: directory is not readable"))
                 continue
-            for root, dirs, names in os.walk(path, onerror=lambda e: rejected.append(
-                Rejected(str(e.filename), f"cannot list directory: {e.strerror}")
-            )):
+            for root, dirs, names in os.walk(
+                path,
+                onerror=lambda e: rejected.append(
+                    Rejected(str(e.filename), f"cannot list directory: {e.strerror}")
+                ),
+            ):
                 dirs.sort()
                 for name in sorted(names):
                     add(Path(root) / name)

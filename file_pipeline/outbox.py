@@ -8,6 +8,7 @@ acknowledged it, so a crash in between re-sends it (at-least-once; consumers ded
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaError, Message
@@ -30,6 +31,23 @@ class RelayResult:
         self.offsets[partition] = (min(low, offset), max(high, offset))
 
 
+class _Deliveries:
+    """Collects the broker's answers to one batch of produced events."""
+
+    def __init__(self) -> None:
+        self.delivered: list[tuple[int, int, int]] = []
+        self.failed: list[tuple[int, str]] = []
+
+    def callback(self, outbox_id: int) -> Callable[[KafkaError | None, Message], None]:
+        def on_delivery(err: KafkaError | None, msg: Message) -> None:
+            if err is not None:
+                self.failed.append((outbox_id, str(err)))
+            else:
+                self.delivered.append((outbox_id, msg.partition(), msg.offset()))
+
+        return on_delivery
+
+
 def relay_outbox(
     postgres: PostgresResource,
     kafka: KafkaResource,
@@ -48,27 +66,20 @@ def relay_outbox(
                 rows = queries.claim_unsent_events(conn, batch_size)
                 if not rows:
                     break
-                delivered: list[tuple[int, int, int]] = []
-                failed: list[tuple[int, str]] = []
-
-                def on_delivery(err: KafkaError | None, msg: Message, outbox_id: int) -> None:
-                    if err is not None:
-                        failed.append((outbox_id, str(err)))
-                    else:
-                        delivered.append((outbox_id, msg.partition(), msg.offset()))
-
+                deliveries = _Deliveries()
                 for row in rows:
                     producer.produce(
                         row.topic,
                         key=row.message_key.encode("utf-8"),
                         value=row.payload.encode("utf-8"),
                         headers=[("eventId", row.event_id.encode())],
-                        on_delivery=lambda err, msg, oid=row.id: on_delivery(err, msg, oid),
+                        on_delivery=deliveries.callback(row.id),
                     )
                     producer.poll(0)
                 remaining = producer.flush(delivery_timeout_seconds + 5)
                 if remaining:
                     log.warning("%d events still unacknowledged after flush", remaining)
+                delivered, failed = deliveries.delivered, deliveries.failed
                 queries.mark_events_sent(conn, delivered)
                 queries.mark_events_failed(conn, failed)
                 result.sent += len(delivered)

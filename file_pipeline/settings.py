@@ -44,9 +44,7 @@ class EnvVar:
 
 
 def _pg_url(database: str) -> str:
-    return (
-        f"postgresql://{POSTGRES_USER}:{POSTGRES_PASSWORD}@{POSTGRES_HOST}:{POSTGRES_PORT}/{database}"
-    )
+    return f"postgresql://{POSTGRES_USER}:{POSTGRES_PASSWORD}@{POSTGRES_HOST}:{POSTGRES_PORT}/{database}"
 
 
 DATABASE_URL = EnvVar("DATABASE_URL", _pg_url(APP_DATABASE), "application database (files, outbox)")
@@ -83,5 +81,5 @@ ALL_ENV_VARS: tuple[EnvVar, ...] = (
 
 
 def dead_letter_topic(events_topic: str) -> str:
-    """The dead-letter topic that pairs with an events topic (`file-events` -> `file-events.dlq`)."""
+    """The dead-letter topic of an events topic (`file-events` -> `file-events.dlq`)."""
     return f"{events_topic}.dlq"

@@ -26,7 +26,11 @@ class OutboxRow:
 
 
 def insert_file_with_event(
-    conn: psycopg.Connection, file: FileMetadata, event: FileEvent, topic: str, upload_run_id: str | None
+    conn: psycopg.Connection,
+    file: FileMetadata,
+    event: FileEvent,
+    topic: str,
+    upload_run_id: str | None,
 ) -> None:
     """Write a `files` row and its outbox row (call inside one transaction)."""
     conn.execute(
@@ -54,7 +58,14 @@ def enqueue_event(conn: psycopg.Connection, event: FileEvent, topic: str) -> Non
     conn.execute(
         "INSERT INTO outbox (event_id, topic, message_key, payload, file_id, event_type)"
         " VALUES (%s, %s, %s, %s, %s, %s)",
-        (event.event_id, topic, event.message_key, event.to_json(), event.file.id, event.event_type.value),
+        (
+            event.event_id,
+            topic,
+            event.message_key,
+            event.to_json(),
+            event.file.id,
+            event.event_type.value,
+        ),
     )
 
 

@@ -3,7 +3,6 @@ variable falls back to the local stack's default (the same as docker-compose.yml
 `dagster dev` works with no configuration after `file-pipeline stack up`.
 """
 
-
 import os
 
 import dagster as dg

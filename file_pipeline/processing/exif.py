@@ -1,4 +1,4 @@
-"""EXIF extraction from image bytes with Pillow: camera, timestamps, GPS, dimensions, orientation."""
+"""EXIF from image bytes with Pillow: camera, timestamps, GPS, dimensions, orientation."""
 
 from __future__ import annotations
 

@@ -27,7 +27,9 @@ class PostgresResource(dg.ConfigurableResource):
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
-        with psycopg.connect(self.database_url, connect_timeout=self.connect_timeout_seconds) as conn:
+        with psycopg.connect(
+            self.database_url, connect_timeout=self.connect_timeout_seconds
+        ) as conn:
             yield conn
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:

@@ -1,5 +1,4 @@
-"""Analytics domain: statistics over the application tables, for the UI and `file-pipeline stats`."""
-
+"""Analytics domain: statistics over the application tables (UI and `file-pipeline stats`)."""
 
 import dagster as dg
 import pandas as pd

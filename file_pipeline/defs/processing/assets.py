@@ -1,6 +1,5 @@
 """Processing domain: assets materialized by sensor-launched runs, one batch of events per run."""
 
-
 import time
 
 import dagster as dg
@@ -50,7 +49,9 @@ def exif_metadata(
     postgres: PostgresResource,
 ) -> dg.MaterializeResult:
     started = time.monotonic()
-    events = [e for e in load_batch(context, config, kafka) if e.event.event_type == EventType.UPLOADED]
+    events = [
+        e for e in load_batch(context, config, kafka) if e.event.event_type == EventType.UPLOADED
+    ]
     outcomes: list[dict[str, object]] = []
     with postgres.connection() as conn:
         rows = queries.get_files(conn, [e.event.file.id for e in events])
@@ -69,21 +70,34 @@ def exif_metadata(
                 except (ImageProcessingError, ObjectStoreError) as exc:
                     outcome, detail = "failed", str(exc)
                 else:
-                    queries.upsert_exif(conn, meta.id, exif, received.dedup_key, context.run_id)
+                    queries.upsert_exif(conn, meta.id, exif, received.dedup_key, context.run.run_id)
                     camera = " ".join(filter(None, [exif.camera_make, exif.camera_model]))
                     outcome = "done"
                     detail = f"{exif.width}x{exif.height}" + (f", {camera}" if camera else "")
             if row is not None:
                 queries.record_result(
-                    conn, meta.id, "exif_metadata", outcome, detail, received.dedup_key, context.run_id
+                    conn,
+                    meta.id,
+                    "exif_metadata",
+                    outcome,
+                    detail,
+                    received.dedup_key,
+                    context.run.run_id,
                 )
             conn.commit()
             outcomes.append(
-                {"file_id": meta.id, "filename": meta.filename, "outcome": outcome, "detail": detail}
+                {
+                    "file_id": meta.id,
+                    "filename": meta.filename,
+                    "outcome": outcome,
+                    "detail": detail,
+                }
             )
             if outcome == "failed":
                 context.log.warning(f"exif failed for {meta.id} ({meta.filename}): {detail}")
-    counts = {k: sum(1 for o in outcomes if o["outcome"] == k) for k in ("done", "skipped", "failed")}
+    counts = {
+        k: sum(1 for o in outcomes if o["outcome"] == k) for k in ("done", "skipped", "failed")
+    }
     return dg.MaterializeResult(
         metadata={
             "files_processed": counts["done"],

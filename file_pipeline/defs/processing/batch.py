@@ -1,6 +1,5 @@
 """Loading a processing run's batch of events from Kafka, by the offsets in its run config."""
 
-
 import dagster as dg
 
 from file_pipeline.defs.processing.config import EventBatchConfig

@@ -1,6 +1,5 @@
 """Run config of a processing run: which offsets of `file-events` it handles (not the payloads)."""
 
-
 import dagster as dg
 from pydantic import Field
 

@@ -2,7 +2,6 @@
 processing run per batch. Invalid messages go to the dead-letter topic; the sensor moves on.
 """
 
-
 import json
 
 import dagster as dg
@@ -83,7 +82,9 @@ def dead_letter(kafka: KafkaResource, topic: str, rejected: list[RejectedMessage
         "processing run per batch (up to 500 events); invalid messages go to `file-events.dlq`."
     ),
 )
-def file_events_sensor(context: dg.SensorEvaluationContext, kafka: KafkaResource) -> dg.SensorResult:
+def file_events_sensor(
+    context: dg.SensorEvaluationContext, kafka: KafkaResource
+) -> dg.SensorResult:
     topic = kafka.file_events_topic
     start = parse_cursor(context.cursor, topic)
     consumer = kafka.consumer(SENSOR_GROUP_ID)

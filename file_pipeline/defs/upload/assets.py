@@ -1,6 +1,5 @@
 """Upload domain: `uploaded_files` (blobs + rows + outbox) and `file_events` (the outbox relay)."""
 
-
 from pathlib import Path
 
 import dagster as dg
@@ -24,7 +23,9 @@ class UploadConfig(dg.Config):
         description="Local files, directories (recursive) or globs (`**` allowed) to upload.",
     )
     uploaded_by: str = Field(default="demo", description="User the files belong to.")
-    description: str | None = Field(default=None, description="Optional description for every file.")
+    description: str | None = Field(
+        default=None, description="Optional description for every file."
+    )
 
 
 def _files_table(files: list[dict[str, object]]) -> dg.MetadataValue:
@@ -71,7 +72,7 @@ def uploaded_files(
         uploaded_by=config.uploaded_by,
         description=config.description,
         topic=kafka.file_events_topic,
-        run_id=context.run_id,
+        run_id=context.run.run_id,
         log=context.log,
     )
     rejected.extend(result.rejected)
@@ -128,7 +129,10 @@ def file_events(
             "events_pending": result.pending,
             "topic": kafka.file_events_topic,
             "partition_offsets": dg.MetadataValue.json(
-                {str(p): {"first": lo, "last": hi} for p, (lo, hi) in sorted(result.offsets.items())}
+                {
+                    str(p): {"first": lo, "last": hi}
+                    for p, (lo, hi) in sorted(result.offsets.items())
+                }
             ),
         }
     )

@@ -1,0 +1,44 @@
+import hashlib
+import os
+
+import pytest
+import requests
+
+from file_pipeline.errors import ObjectStoreError
+from file_pipeline.resources import ObjectStorageResource
+
+pytestmark = pytest.mark.stack
+
+
+def test_blob_round_trip(storage: ObjectStorageResource, tmp_path) -> None:
+    data = os.urandom(300_000)
+    path = tmp_path / "blob.bin"
+    path.write_bytes(data)
+    digest = storage.upload_file(path, "tests/round-trip/blob.bin", "application/octet-stream")
+    assert digest == hashlib.sha256(data).hexdigest()
+    assert storage.get_bytes("tests/round-trip/blob.bin") == data
+    assert storage.get_bytes("tests/round-trip/blob.bin", max_bytes=10) == data[:10]
+    assert storage.exists("tests/round-trip/blob.bin")
+    storage.delete("tests/round-trip/blob.bin")
+    assert not storage.exists("tests/round-trip/blob.bin")
+
+
+def test_bucket_is_private_and_presigned_urls_work(storage: ObjectStorageResource) -> None:
+    storage.put_bytes("tests/private.txt", b"secret", "text/plain")
+    plain = requests.get(storage.object_url("tests/private.txt"), timeout=10)
+    assert plain.status_code == 403
+    signed = requests.get(storage.presigned_url("tests/private.txt", 60), timeout=10)
+    assert signed.status_code == 200 and signed.content == b"secret"
+
+
+def test_unreachable_object_store_raises_a_typed_error(storage: ObjectStorageResource) -> None:
+    dead = ObjectStorageResource(
+        endpoint_url="http://localhost:1",
+        aws_access_key_id="x",
+        aws_secret_access_key="y",
+        region_name="us-east-1",
+        bucket=storage.bucket,
+        max_attempts=1,
+    )
+    with pytest.raises(ObjectStoreError, match="object store put failed"):
+        dead.put_bytes("k", b"v", "text/plain")

@@ -1,0 +1,60 @@
+"""Smoke test: the code location loads, with the expected assets, jobs, sensor and lineage."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from file_pipeline.runtime import load_definitions
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_definitions_load_without_connecting_anywhere() -> None:
+    defs = load_definitions()
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert {"uploaded_files", "file_events", "exif_metadata", "file_statistics"} <= keys
+    assert graph.get(dg.AssetKey("file_events")).parent_keys == {dg.AssetKey("uploaded_files")}
+    assert dg.AssetKey("file_events") in graph.get(dg.AssetKey("exif_metadata")).parent_keys
+    assert defs.resolve_job_def("upload_files") is not None
+    assert defs.resolve_job_def("process_file_events") is not None
+    sensor = defs.resolve_sensor_def("file_events_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    assert set(defs.resources) == {"storage", "postgres", "kafka"}
+
+
+def test_upload_job_default_config_uploads_the_samples() -> None:
+    job = load_definitions().resolve_job_def("upload_files")
+    config_type = job.run_config_schema.config_type
+    default = config_type.fields["ops"].config_type.fields["uploaded_files"].default_value
+    paths = default["config"]["paths"]
+    assert len(paths) == 1 and Path(paths[0]).name == "samples" and Path(paths[0]).is_dir()
+
+
+def test_dg_check_defs_passes() -> None:
+    proc = subprocess.run(
+        [str(Path(sys.executable).with_name("dg")), "check", "defs"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_ruff_is_clean() -> None:
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("ruff")),
+            "check",
+            "file_pipeline",
+            "file_pipeline_tests",
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
