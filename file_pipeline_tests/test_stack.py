@@ -131,7 +131,8 @@ def test_env_exports_dagster_home_default(monkeypatch: pytest.MonkeyPatch) -> No
 def test_docker_compose_is_valid() -> None:
     if not Path(DOCKER_COMPOSE).exists() and shutil.which("docker-compose") is None:
         pytest.fail(
-            "docker-compose is not installed: `./dev test` installs it (apt-get install docker-compose)"
+            "docker-compose is not installed: `./dev test` installs it "
+            "(apt-get install docker-compose)"
         )
     compose = shutil.which("docker-compose") or DOCKER_COMPOSE
     result = subprocess.run(

@@ -13,7 +13,6 @@ import dagster as dg
 import pytest
 from dagster_graphql import DagsterGraphQLClient
 
-
 pytestmark = pytest.mark.stack
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -69,10 +68,11 @@ def dagster_dev(pipeline_env, resources, tmp_path_factory):  # noqa: ANN001, ANN
         try:
             client._execute(REPOSITORY_QUERY)
             break
-        except Exception:  # noqa: BLE001 - not serving yet
+        except Exception as exc:  # noqa: BLE001 - not serving yet
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise AssertionError(f"dagster dev did not come up: {log.read_text()[-3000:]}")
+                tail = log.read_text()[-3000:]
+                raise AssertionError(f"dagster dev did not come up: {tail}") from exc
             time.sleep(1)
     try:
         yield client
