@@ -101,12 +101,19 @@ def db_migrate() -> None:
 @click.option("--description", default=None, help="Description stored with every file.")
 def upload(paths: tuple[str, ...], uploaded_by: str, description: str | None) -> None:
     """Upload files, directories or globs by launching the `upload_files` job."""
-    from file_pipeline import runtime
+    from file_pipeline import progress, runtime
 
     instance = runtime.get_instance()
-    result = runtime.run_upload(list(paths), uploaded_by, description, instance)
-    _report_upload(result)
-    if not result.success:
+    with click.progressbar(length=0, label="uploading", show_pos=True) as bar:
+
+        def advance(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        with progress.listening(advance):
+            result = runtime.run_upload(list(paths), uploaded_by, description, instance)
+    metadata = _report_upload(result)
+    if not result.success or metadata.get("rejected", 0):
         sys.exit(1)
 
 
@@ -130,7 +137,112 @@ def _report_upload(result: Any) -> dict[str, Any]:
         click.echo(
             f"  {row['id']}  {row['content_type']:<24} {row['file_size']:>10}  {row['filename']}"
         )
+    for existing in metadata.get("already_stored_ids") or []:
+        click.echo(f"  {existing['id']}  already stored (identical bytes)  {existing['filename']}")
+    for rejected in metadata.get("rejected_paths") or []:
+        click.secho(f"  rejected {rejected['path']}: {rejected['reason']}", fg="red", err=True)
     return metadata
+
+
+@main.group()
+def files() -> None:
+    """List, inspect, download and delete stored files."""
+
+
+@files.command("list")
+@click.option("--user", "uploaded_by", default=None, help="Only this user's files.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--all", "include_deleted", is_flag=True, help="Include deleted files.")
+def files_list(uploaded_by: str | None, limit: int, include_deleted: bool) -> None:
+    """Newest first."""
+    from file_pipeline.db import queries
+    from file_pipeline.runtime import build_resources
+
+    _, postgres, _ = build_resources()
+    with postgres.connection() as conn:
+        rows = queries.list_files(conn, uploaded_by, limit, include_deleted)
+    for row in rows:
+        click.echo(
+            f"{row['id']}  {row['status']:<8} {row['uploaded_by']:<12} "
+            f"{row['content_type'] or '?':<24} {row['file_size']:>10}  {row['filename']}"
+        )
+    if not rows:
+        click.echo("no files")
+
+
+@files.command("show")
+@click.argument("file_id")
+def files_show(file_id: str) -> None:
+    """Everything about one file: row, blob, events, processing outcomes, runs."""
+    from file_pipeline.db import queries
+    from file_pipeline.runtime import build_resources
+
+    storage, postgres, _ = build_resources()
+    with postgres.connection() as conn:
+        row = queries.get_file(conn, file_id)
+        if row is None:
+            _fail(f"no file with id {file_id}")
+        history = queries.file_history(conn, file_id)
+    for key, value in row.items():
+        click.echo(f"{key:<14} {value}")
+    blob = "present" if storage.exists(row["s3_key"]) else "missing"
+    click.echo(f"{'blob':<14} {blob} (s3://{storage.bucket}/{row['s3_key']})")
+    click.secho("events", bold=True)
+    for event in history["events"]:
+        where = (
+            f"partition {event['kafka_partition']} offset {event['kafka_offset']}"
+            if event["sent_at"]
+            else f"unsent ({event['attempts']} attempts) {event['last_error'] or ''}"
+        )
+        click.echo(f"  {event['event_type']:<8} {event['event_id']}  {where}")
+    click.secho("processing", bold=True)
+    for result in history["results"]:
+        click.echo(
+            f"  {result['step']:<16} {result['outcome']:<8} {result['detail'] or ''}"
+            f"  (run {result['processing_run_id']}, event {result['source_event']})"
+        )
+    if not history["results"]:
+        click.echo("  not processed yet")
+
+
+@files.command("url")
+@click.argument("file_id")
+@click.option("--expires", default=3600, show_default=True, help="Seconds the URL stays valid.")
+def files_url(file_id: str, expires: int) -> None:
+    """A presigned download URL (the bucket itself is private)."""
+    from file_pipeline.db import queries
+    from file_pipeline.runtime import build_resources
+
+    if not 1 <= expires <= 7 * 24 * 3600:
+        _fail("--expires must be between 1 second and 7 days")
+    storage, postgres, _ = build_resources()
+    with postgres.connection() as conn:
+        row = queries.get_file(conn, file_id)
+    if row is None or row["deleted_at"] is not None:
+        _fail(f"no live file with id {file_id}")
+    click.echo(storage.presigned_url(row["s3_key"], expires))
+
+
+@files.command("delete")
+@click.argument("file_ids", nargs=-1, required=True)
+def files_delete(file_ids: tuple[str, ...]) -> None:
+    """Delete files by launching the `delete_files` job. Deleting twice is harmless."""
+    from file_pipeline import runtime
+
+    result = runtime.run_delete(list(file_ids), runtime.get_instance())
+    metadata: dict[str, Any] = {}
+    for mat in result.asset_materializations_for_node("deleted_files"):
+        metadata = {k: v.value for k, v in mat.metadata.items()}
+    if not result.success:
+        _fail(f"delete run {result.run_id} failed")
+    click.echo(
+        f"run {result.run_id}: {metadata['deleted']} deleted, "
+        f"{metadata['already_deleted']} already deleted, {metadata['missing']} not found"
+    )
+    for file_id in metadata.get("missing_ids") or []:
+        click.secho(f"  no file with id {file_id}", fg="red", err=True)
+    if metadata.get("missing"):
+        sys.exit(1)
 
 
 @main.command()

@@ -2,11 +2,13 @@
 transaction.
 
 A crash between the two steps leaves only a blob with no row, which reconciliation sweeps; it can
-never leave a row (or an event) pointing at a missing blob.
+never leave a row (or an event) pointing at a missing blob. Identical bytes uploaded again by the
+same user resolve to the existing file: no second blob, row or event.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
@@ -18,7 +20,7 @@ from pathlib import Path
 from file_pipeline import keys
 from file_pipeline.content_types import SNIFF_BYTES, detect_content_type
 from file_pipeline.db import queries
-from file_pipeline.errors import FilePipelineError, InvalidUploadError, ObjectStoreError
+from file_pipeline.errors import InvalidUploadError, ObjectStoreError
 from file_pipeline.events import EventType, FileMetadata, new_event
 from file_pipeline.local_files import Rejected
 from file_pipeline.resources.postgres import PostgresResource
@@ -26,11 +28,26 @@ from file_pipeline.resources.storage import ObjectStorageResource
 
 MAX_USER_LENGTH = 128
 MAX_DESCRIPTION_LENGTH = 4000
+HASH_CHUNK = 1024 * 1024
+
+Logger = logging.Logger | logging.LoggerAdapter
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A local file's content facts, read before anything is uploaded."""
+
+    path: Path
+    size: int
+    mtime_ns: int
+    sha256: str
+    content_type: str
 
 
 @dataclass
 class IngestResult:
     stored: list[FileMetadata] = field(default_factory=list)
+    existing: list[FileMetadata] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
 
     @property
@@ -54,29 +71,48 @@ def validate_uploader(uploaded_by: str, description: str | None) -> None:
             raise InvalidUploadError("description contains a NUL character")
 
 
-def _store_blob(
-    storage: ObjectStorageResource, path: Path, uploaded_by: str, description: str | None
+def inspect_file(path: Path) -> LocalFile:
+    """Hash the file and detect its type from its first bytes (one streaming read)."""
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    mtime_ns = path.stat().st_mtime_ns
+    with path.open("rb") as fh:
+        while chunk := fh.read(HASH_CHUNK):
+            if len(head) < SNIFF_BYTES:
+                head += chunk[: SNIFF_BYTES - len(head)]
+            digest.update(chunk)
+            size += len(chunk)
+    if path.stat().st_mtime_ns != mtime_ns:
+        raise OSError(f"{path} changed while it was being read")
+    return LocalFile(path, size, mtime_ns, digest.hexdigest(), detect_content_type(head, path.name))
+
+
+def _metadata(
+    local: LocalFile, storage: ObjectStorageResource, uploaded_by: str, description: str | None
 ) -> FileMetadata:
     file_id = str(uuid.uuid4())
-    filename = path.name
-    with path.open("rb") as fh:
-        head = fh.read(SNIFF_BYTES)
-    content_type = detect_content_type(head, filename)
-    key = keys.upload_key(uploaded_by, file_id, filename)
-    size_before = path.stat().st_size
-    sha256 = storage.upload_file(path, key, content_type)
+    key = keys.upload_key(uploaded_by, file_id, local.path.name)
     return FileMetadata(
         id=file_id,
-        filename=filename,
+        filename=local.path.name,
         s3_key=key,
         s3_url=storage.object_url(key),
-        file_size=size_before,
-        content_type=content_type,
+        file_size=local.size,
+        content_type=local.content_type,
         uploaded_by=uploaded_by,
         uploaded_at=int(time.time() * 1000),
         description=description,
-        sha256=sha256,
+        sha256=local.sha256,
     )
+
+
+def _parallel(
+    func: Callable[[Path], object], items: Sequence[Path], concurrency: int
+) -> list[object]:
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        futures = [pool.submit(func, item) for item in items]
+        return [f.result() for f in futures]
 
 
 def ingest_files(
@@ -88,7 +124,7 @@ def ingest_files(
     description: str | None,
     topic: str,
     run_id: str | None,
-    log: logging.Logger | logging.LoggerAdapter,
+    log: Logger,
     concurrency: int = 4,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> IngestResult:
@@ -100,18 +136,52 @@ def ingest_files(
     """
     validate_uploader(uploaded_by, description)
     result = IngestResult()
-    done = 0
 
-    def store(path: Path) -> FileMetadata | Rejected:
+    def inspect(path: Path) -> LocalFile | Rejected:
         try:
-            return _store_blob(storage, path, uploaded_by, description)
+            return inspect_file(path)
         except OSError as exc:
             return Rejected(str(path), f"cannot read file: {exc.strerror or exc}")
 
-    stored: list[FileMetadata] = []
-    failure: FilePipelineError | None = None
+    locals_: list[LocalFile] = []
+    for outcome in _parallel(inspect, files, concurrency):
+        if isinstance(outcome, Rejected):
+            result.rejected.append(outcome)
+            log.warning(f"rejected {outcome.path}: {outcome.reason}")
+        else:
+            assert isinstance(outcome, LocalFile)
+            locals_.append(outcome)
+
+    # Identical bytes: within this batch once, and against what the user already stored.
+    unique: dict[str, LocalFile] = {}
+    for local in locals_:
+        unique.setdefault(local.sha256, local)
+    with postgres.connection() as conn:
+        already = queries.live_files_by_sha256(conn, uploaded_by, list(unique))
+    result.existing = [already[sha] for sha in unique if sha in already]
+    to_upload = [local for sha, local in unique.items() if sha not in already]
+    planned = {
+        local.sha256: _metadata(local, storage, uploaded_by, description) for local in to_upload
+    }
+
+    done = 0
+
+    def upload(local: LocalFile) -> FileMetadata | Rejected:
+        meta = planned[local.sha256]
+        try:
+            storage.upload_file(local.path, meta.s3_key, local.content_type)
+            after = local.path.stat()
+        except OSError as exc:
+            return Rejected(str(local.path), f"cannot read file: {exc.strerror or exc}")
+        if (after.st_size, after.st_mtime_ns) != (local.size, local.mtime_ns):
+            storage.delete(meta.s3_key)
+            return Rejected(str(local.path), "file changed while it was being uploaded")
+        return meta
+
+    uploaded: list[FileMetadata] = []
+    failure: ObjectStoreError | None = None
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        futures = [pool.submit(store, path) for path in files]
+        futures = [pool.submit(upload, local) for local in to_upload]
         for future in futures:
             try:
                 outcome = future.result()
@@ -120,40 +190,42 @@ def ingest_files(
                 continue
             if isinstance(outcome, Rejected):
                 result.rejected.append(outcome)
-                log.warning("rejected %s: %s", outcome.path, outcome.reason)
+                log.warning(f"rejected {outcome.path}: {outcome.reason}")
             else:
-                stored.append(outcome)
+                uploaded.append(outcome)
             done += 1
             if on_progress:
-                on_progress(done, len(files))
+                on_progress(done, len(to_upload))
 
     if failure is not None:
-        _delete_blobs(storage, stored, log)
+        _delete_blobs(storage, uploaded, log)
         raise failure
 
     try:
         with postgres.connection() as conn, conn.transaction():
-            for meta in stored:
+            for meta in uploaded:
                 event = new_event(EventType.UPLOADED, meta, meta.uploaded_at or 0)
-                queries.insert_file_with_event(conn, meta, event, topic, run_id)
+                if queries.insert_file_with_event(conn, meta, event, topic, run_id):
+                    result.stored.append(meta)
+                else:
+                    # A concurrent upload of the same bytes by the same user committed first.
+                    storage.delete(meta.s3_key)
+                    winner = queries.live_files_by_sha256(conn, uploaded_by, [meta.sha256 or ""])
+                    result.existing.extend(winner.values())
     except Exception:
-        log.error("database write failed; removing %d blobs written for this batch", len(stored))
-        _delete_blobs(storage, stored, log)
+        log.error(f"database write failed; removing {len(uploaded)} blobs written for this batch")
+        result.stored = []
+        _delete_blobs(storage, uploaded, log)
         raise
-    result.stored = stored
     return result
 
 
 def _delete_blobs(
-    storage: ObjectStorageResource,
-    stored: Sequence[FileMetadata],
-    log: logging.Logger | logging.LoggerAdapter,
+    storage: ObjectStorageResource, stored: Sequence[FileMetadata], log: Logger
 ) -> None:
     """Best effort: what cannot be deleted now is an orphan that reconciliation removes later."""
     for meta in stored:
         try:
             storage.delete(meta.s3_key)
         except ObjectStoreError as exc:
-            log.warning(
-                "could not delete orphan blob %s (reconciliation will): %s", meta.s3_key, exc
-            )
+            log.warning(f"could not delete orphan blob {meta.s3_key} (reconciliation will): {exc}")

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from confluent_kafka import KafkaError, Message
+from confluent_kafka import KafkaError, KafkaException, Message
 
 from file_pipeline.db import queries
 from file_pipeline.resources.kafka import KafkaResource
@@ -59,6 +59,14 @@ def relay_outbox(
 ) -> RelayResult:
     """Publish unsent events until none are left (or Kafka stops acknowledging)."""
     result = RelayResult()
+    try:
+        kafka.ensure_topics(timeout_seconds=delivery_timeout_seconds)
+    except KafkaException as exc:
+        with postgres.connection() as conn:
+            result.pending = queries.count_unsent_events(conn)
+        result.errors.append(f"Kafka unavailable: {exc}")
+        log.warning(f"Kafka unavailable ({exc}); {result.pending} events stay in the outbox")
+        return result
     producer = kafka.producer(**{"message.timeout.ms": int(delivery_timeout_seconds * 1000)})
     try:
         for _ in range(max_batches):

@@ -88,6 +88,20 @@ def run_upload(
     )
 
 
+def run_delete(file_ids: list[str], instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    """Execute the `delete_files` job in this process, recorded in `instance`."""
+    job = load_definitions().resolve_job_def("delete_files")
+    return job.execute_in_process(
+        run_config={
+            "ops": {"deleted_files": {"config": {"file_ids": file_ids}}},
+            "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        },
+        instance=instance,
+        raise_on_error=False,
+        tags={"file_pipeline/launched_by": "cli"},
+    )
+
+
 @contextmanager
 def dagster_daemon(log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """Run `dagster-daemon` (sensors, run queue) for the duration of the block."""

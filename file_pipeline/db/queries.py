@@ -31,12 +31,16 @@ def insert_file_with_event(
     event: FileEvent,
     topic: str,
     upload_run_id: str | None,
-) -> None:
-    """Write a `files` row and its outbox row (call inside one transaction)."""
-    conn.execute(
+) -> bool:
+    """Write a `files` row and its outbox row (call inside one transaction).
+
+    Returns False, writing nothing, when the same user already has a live file with these bytes.
+    """
+    inserted = conn.execute(
         "INSERT INTO files (id, filename, s3_key, s3_url, file_size, content_type, uploaded_by,"
         " uploaded_at, description, sha256, upload_run_id)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (uploaded_by, sha256) WHERE deleted_at IS NULL DO NOTHING RETURNING id",
         (
             file.id,
             file.filename,
@@ -50,8 +54,39 @@ def insert_file_with_event(
             file.sha256,
             upload_run_id,
         ),
-    )
+    ).fetchone()
+    if inserted is None:
+        return False
     enqueue_event(conn, event, topic)
+    return True
+
+
+def row_to_metadata(row: dict[str, Any]) -> FileMetadata:
+    return FileMetadata(
+        id=row["id"],
+        filename=row["filename"],
+        s3_key=row["s3_key"],
+        s3_url=row["s3_url"],
+        file_size=row["file_size"],
+        content_type=row["content_type"],
+        uploaded_by=row["uploaded_by"],
+        uploaded_at=row["uploaded_at"],
+        description=row["description"],
+        sha256=row["sha256"],
+    )
+
+
+def live_files_by_sha256(
+    conn: psycopg.Connection, uploaded_by: str, sha256s: Sequence[str]
+) -> dict[str, FileMetadata]:
+    """The user's live files with any of these hashes, by hash."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "SELECT * FROM files WHERE uploaded_by = %s AND sha256 = ANY(%s)"
+            " AND deleted_at IS NULL",
+            (uploaded_by, list(sha256s)),
+        ).fetchall()
+    return {row["sha256"]: row_to_metadata(row) for row in rows}
 
 
 def enqueue_event(conn: psycopg.Connection, event: FileEvent, topic: str) -> None:
@@ -104,6 +139,57 @@ def count_unsent_events(conn: psycopg.Connection) -> int:
 def get_file(conn: psycopg.Connection, file_id: str) -> dict[str, Any] | None:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute("SELECT * FROM files WHERE id = %s", (file_id,)).fetchone()
+
+
+def lock_file(conn: psycopg.Connection, file_id: str) -> dict[str, Any] | None:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT * FROM files WHERE id = %s FOR UPDATE", (file_id,)).fetchone()
+
+
+def mark_deleted(conn: psycopg.Connection, file_id: str) -> None:
+    conn.execute(
+        "UPDATE files SET status = 'deleted', deleted_at = now(), updated_at = now() WHERE id = %s",
+        (file_id,),
+    )
+
+
+def list_files(
+    conn: psycopg.Connection, uploaded_by: str | None, limit: int, include_deleted: bool = False
+) -> list[dict[str, Any]]:
+    clauses, params = [], []
+    if uploaded_by is not None:
+        clauses.append("uploaded_by = %s")
+        params.append(uploaded_by)
+    if not include_deleted:
+        clauses.append("deleted_at IS NULL")
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            f"SELECT * FROM files {where} ORDER BY created_at DESC LIMIT %s", (*params, limit)
+        ).fetchall()
+
+
+def file_history(conn: psycopg.Connection, file_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Events and processing outcomes of one file: `file-pipeline files show`."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        events = cur.execute(
+            "SELECT event_id::text, event_type, created_at, sent_at, kafka_partition, kafka_offset,"
+            " attempts, last_error FROM outbox WHERE file_id = %s ORDER BY id",
+            (file_id,),
+        ).fetchall()
+        results = cur.execute(
+            "SELECT step, outcome, detail, source_event, processing_run_id, updated_at"
+            " FROM processing_results WHERE file_id = %s ORDER BY step",
+            (file_id,),
+        ).fetchall()
+    return {"events": events, "results": results}
+
+
+def live_rows(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT id, s3_key, created_at FROM files WHERE deleted_at IS NULL"
+        ).fetchall()
 
 
 def get_files(conn: psycopg.Connection, file_ids: Sequence[str]) -> dict[str, dict[str, Any]]:

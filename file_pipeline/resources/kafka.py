@@ -69,10 +69,6 @@ class KafkaResource(dg.ConfigurableResource):
     def admin(self) -> AdminClient:
         return AdminClient(self._base_config())
 
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """Make sure the topics exist before a run or sensor tick produces or consumes."""
-        self.ensure_topics()
-
     def ensure_topics(self, timeout_seconds: float = 30.0) -> list[str]:
         """Create `file-events` and its dead-letter topic if missing; return those created."""
         admin = self.admin()

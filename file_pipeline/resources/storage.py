@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -16,7 +16,7 @@ from pydantic import Field, PrivateAttr
 from file_pipeline.errors import ObjectStoreError
 
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
-MULTIPART_CHUNK = 16 * 1024 * 1024
+MULTIPART_CHUNK = 8 * 1024 * 1024
 
 
 class ObjectStorageResource(S3Resource):
@@ -84,16 +84,27 @@ class ObjectStorageResource(S3Resource):
         base = (self.endpoint_url or f"https://s3.{self.region_name}.amazonaws.com").rstrip("/")
         return f"{base}/{self.bucket}/{key}"
 
-    def upload_file(self, path: Path, key: str, content_type: str) -> str:
-        """Stream a local file to `key` (multipart above 16 MiB, bounded memory); returns sha256.
+    def _transfer_config(self) -> TransferConfig:
+        return TransferConfig(
+            multipart_threshold=MULTIPART_THRESHOLD,
+            multipart_chunksize=MULTIPART_CHUNK,
+            max_concurrency=self.max_concurrency,
+            use_threads=self.max_concurrency > 1,
+        )
 
-        The hash is computed while the bytes are read for upload, so the file is read once.
-        """
-        digest = hashlib.sha256()
-        with path.open("rb") as raw:
-            reader = _HashingReader(raw, digest)
-            self.upload_stream(reader, key, content_type)
-        return digest.hexdigest()
+    def upload_file(self, path: Path, key: str, content_type: str) -> None:
+        """Stream a local file to `key`: multipart above 16 MiB, parts read from disk as they are
+        sent, so memory stays bounded whatever the file's size."""
+        try:
+            self.get_client().upload_file(
+                str(path),
+                self.bucket,
+                key,
+                ExtraArgs={"ContentType": content_type},
+                Config=self._transfer_config(),
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail("upload", key, exc) from exc
 
     def upload_stream(self, stream: BinaryIO, key: str, content_type: str) -> None:
         try:
@@ -102,12 +113,7 @@ class ObjectStorageResource(S3Resource):
                 self.bucket,
                 key,
                 ExtraArgs={"ContentType": content_type},
-                Config=TransferConfig(
-                    multipart_threshold=MULTIPART_THRESHOLD,
-                    multipart_chunksize=MULTIPART_CHUNK,
-                    max_concurrency=self.max_concurrency,
-                    use_threads=self.max_concurrency > 1,
-                ),
+                Config=self._transfer_config(),
             )
         except (BotoCoreError, ClientError) as exc:
             raise self._fail("upload", key, exc) from exc
@@ -147,20 +153,19 @@ class ObjectStorageResource(S3Resource):
         except (BotoCoreError, ClientError) as exc:
             raise self._fail("delete", key, exc) from exc
 
+    def list_objects(self, prefix: str) -> Iterator[dict[str, Any]]:
+        """Every object under `prefix` (key, size, last-modified), page by page."""
+        paginator = self.get_client().get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                yield from page.get("Contents", [])
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail("list", prefix, exc) from exc
+
+    def list_keys(self, prefix: str) -> list[str]:
+        return [obj["Key"] for obj in self.list_objects(prefix)]
+
     def presigned_url(self, key: str, expires_seconds: int = 3600) -> str:
         return self.get_client().generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_seconds
         )
-
-
-class _HashingReader:
-    """A read-only file wrapper that feeds every byte read into a hash."""
-
-    def __init__(self, raw: BinaryIO, digest: Any) -> None:
-        self._raw = raw
-        self._digest = digest
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._raw.read(size)
-        self._digest.update(chunk)
-        return chunk

@@ -19,4 +19,6 @@ CREATE TABLE IF NOT EXISTS files (
 );
 CREATE INDEX IF NOT EXISTS files_uploaded_by_idx ON files (uploaded_by);
 CREATE INDEX IF NOT EXISTS files_created_at_idx ON files (created_at DESC);
-CREATE INDEX IF NOT EXISTS files_user_sha256_idx ON files (uploaded_by, sha256);
+-- Identical bytes uploaded again by the same user resolve to the existing live file.
+CREATE UNIQUE INDEX IF NOT EXISTS files_user_sha256_live_idx ON files (uploaded_by, sha256)
+    WHERE deleted_at IS NULL;

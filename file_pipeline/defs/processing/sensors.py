@@ -86,6 +86,7 @@ def file_events_sensor(
     context: dg.SensorEvaluationContext, kafka: KafkaResource
 ) -> dg.SensorResult:
     topic = kafka.file_events_topic
+    kafka.ensure_topics()
     start = parse_cursor(context.cursor, topic)
     consumer = kafka.consumer(SENSOR_GROUP_ID)
     try:

@@ -5,6 +5,8 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from file_pipeline import progress
+from file_pipeline.deletion import delete_files
 from file_pipeline.errors import InvalidUploadError
 from file_pipeline.ingest import ingest_files
 from file_pipeline.local_files import expand_paths
@@ -74,6 +76,7 @@ def uploaded_files(
         topic=kafka.file_events_topic,
         run_id=context.run.run_id,
         log=context.log,
+        on_progress=progress.report,
     )
     rejected.extend(result.rejected)
     rows = [
@@ -87,6 +90,8 @@ def uploaded_files(
         for f in result.stored
     ]
     context.log.info(f"stored {len(result.stored)} files ({result.bytes_stored} bytes)")
+    for meta in result.existing:
+        context.log.info(f"{meta.filename}: identical bytes already stored as {meta.id}")
     if rejected:
         context.log.warning(f"{len(rejected)} paths rejected")
     return dg.MaterializeResult(
@@ -94,6 +99,10 @@ def uploaded_files(
             "files": len(result.stored),
             "bytes": result.bytes_stored,
             "rejected": len(rejected),
+            "already_stored": len(result.existing),
+            "already_stored_ids": dg.MetadataValue.json(
+                [{"id": m.id, "filename": m.filename} for m in result.existing]
+            ),
             "rejected_paths": dg.MetadataValue.json(
                 [{"path": r.path, "reason": r.reason} for r in rejected]
             ),
@@ -103,9 +112,49 @@ def uploaded_files(
     )
 
 
+class DeleteConfig(dg.Config):
+    """Which files to delete."""
+
+    file_ids: list[str] = Field(description="Ids of the files to delete.")
+
+
 @dg.asset(
     group_name=GROUP,
-    deps=[uploaded_files],
+    kinds={"s3", "postgres"},
+    owners=["team:file-pipeline"],
+    description=(
+        "Files deleted by `delete_files` runs: row marked deleted and a DELETED event queued in "
+        "one transaction, then the blob and its derived outputs removed."
+    ),
+)
+def deleted_files(
+    context: dg.AssetExecutionContext,
+    config: DeleteConfig,
+    storage: ObjectStorageResource,
+    postgres: PostgresResource,
+    kafka: KafkaResource,
+) -> dg.MaterializeResult:
+    result = delete_files(
+        storage, postgres, config.file_ids, topic=kafka.file_events_topic, log=context.log
+    )
+    for file_id in result.missing:
+        context.log.warning(f"no file with id {file_id}")
+    return dg.MaterializeResult(
+        metadata={
+            "deleted": len(result.deleted),
+            "already_deleted": len(result.already_deleted),
+            "missing": len(result.missing),
+            "objects_removed": result.objects_removed,
+            "leftover_objects": len(result.leftovers),
+            "deleted_ids": dg.MetadataValue.json(result.deleted),
+            "missing_ids": dg.MetadataValue.json(result.missing),
+        }
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=[uploaded_files, deleted_files],
     kinds={"kafka", "postgres"},
     owners=["team:file-pipeline"],
     description=(

@@ -1,8 +1,8 @@
-"""Upload jobs, launched from the Launchpad or by `file-pipeline upload`."""
+"""Upload-domain jobs: upload, delete, and the outbox relay on its own."""
 
 import dagster as dg
 
-from file_pipeline.defs.upload.assets import file_events, uploaded_files
+from file_pipeline.defs.upload.assets import deleted_files, file_events, uploaded_files
 
 upload_files = dg.define_asset_job(
     name="upload_files",
@@ -12,4 +12,18 @@ upload_files = dg.define_asset_job(
         "events to PostgreSQL in one transaction, then publish the events to Kafka."
     ),
     tags={"file_pipeline/kind": "upload"},
+)
+
+delete_files = dg.define_asset_job(
+    name="delete_files",
+    selection=dg.AssetSelection.assets(deleted_files, file_events),
+    description="Delete files: rows marked deleted, DELETED events published, objects removed.",
+    tags={"file_pipeline/kind": "delete"},
+)
+
+relay_file_events = dg.define_asset_job(
+    name="relay_file_events",
+    selection=dg.AssetSelection.assets(file_events),
+    description="Publish events left in the outbox (e.g. after a Kafka outage).",
+    tags={"file_pipeline/kind": "relay"},
 )

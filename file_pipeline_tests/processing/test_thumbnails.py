@@ -1,0 +1,151 @@
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from file_pipeline.errors import ImageProcessingError
+from file_pipeline.processing.thumbnails import Rendition, make_renditions, rendition_key
+
+SAMPLE = Path(__file__).resolve().parents[2] / "file_pipeline" / "samples" / "vacation-photo.jpg"
+
+
+def _encode(image: Image.Image, image_format: str, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, image_format, **options)
+    return buffer.getvalue()
+
+
+def _by_name(renditions: list[Rendition]) -> dict[str, Rendition]:
+    assert [r.name for r in renditions] == ["thumbnail", "preview"]
+    return {r.name: r for r in renditions}
+
+
+def _decode(rendition: Rendition) -> Image.Image:
+    image = Image.open(io.BytesIO(rendition.data))
+    image.load()
+    assert (image.width, image.height) == (rendition.width, rendition.height)
+    return image
+
+
+def test_large_photo_sizes_and_formats() -> None:
+    data = _encode(Image.new("RGB", (4000, 3000), (200, 30, 30)), "JPEG", quality=90)
+    renditions = _by_name(make_renditions(data))
+
+    thumbnail = _decode(renditions["thumbnail"])
+    assert thumbnail.format == "WEBP"
+    assert renditions["thumbnail"].content_type == "image/webp"
+    assert thumbnail.width == 250 and thumbnail.height == pytest.approx(188, abs=1)
+
+    preview = _decode(renditions["preview"])
+    assert preview.format == "JPEG"
+    assert renditions["preview"].content_type == "image/jpeg"
+    assert (preview.width, preview.height) == (1440, 1080)
+    assert preview.info.get("progressive") or preview.info.get("progression")
+    assert not preview.getexif()
+
+
+def test_small_image_is_not_upscaled() -> None:
+    renditions = _by_name(make_renditions(_encode(Image.new("RGB", (100, 80)), "PNG")))
+    for rendition in renditions.values():
+        assert (rendition.width, rendition.height) == (100, 80)
+
+
+def test_exif_orientation_is_applied() -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    data = _encode(Image.new("RGB", (400, 300), (10, 120, 10)), "JPEG", exif=exif)
+    renditions = _by_name(make_renditions(data))
+    assert (renditions["preview"].width, renditions["preview"].height) == (300, 400)
+    thumbnail = renditions["thumbnail"]
+    assert thumbnail.height == 250 and thumbnail.width == pytest.approx(188, abs=1)
+
+
+def test_rgba_png_goes_onto_white_for_jpeg() -> None:
+    image = Image.new("RGBA", (300, 200), (0, 0, 255, 0))
+    image.paste((255, 0, 0, 255), (0, 0, 150, 200))
+    renditions = _by_name(make_renditions(_encode(image, "PNG")))
+    thumbnail = _decode(renditions["thumbnail"])
+    assert thumbnail.mode == "RGBA"  # WebP keeps the transparency
+    preview = _decode(renditions["preview"]).convert("RGB")
+    assert preview.getpixel((250, 100)) == pytest.approx((255, 255, 255), abs=3)
+    red = preview.getpixel((50, 100))
+    assert red[0] > 240 and red[1] < 15 and red[2] < 15
+
+
+@pytest.mark.parametrize(
+    ("image", "image_format"),
+    [
+        (Image.new("P", (64, 48)), "GIF"),
+        (Image.new("LA", (64, 48), (128, 100)), "PNG"),
+        (Image.new("CMYK", (64, 48), (0, 255, 255, 0)), "JPEG"),
+        (Image.new("L", (64, 48), 77), "JPEG"),
+        (Image.new("1", (64, 48), 1), "PNG"),
+        (Image.new("RGB", (64, 48), (1, 2, 3)), "WEBP"),
+    ],
+)
+def test_modes_and_formats(image: Image.Image, image_format: str) -> None:
+    renditions = _by_name(make_renditions(_encode(image, image_format)))
+    for rendition in renditions.values():
+        assert (rendition.width, rendition.height) == (64, 48)
+        assert _decode(rendition).mode in ("RGB", "RGBA")
+
+
+def test_cmyk_becomes_rgb_with_the_right_colour() -> None:
+    data = _encode(Image.new("CMYK", (64, 48), (0, 255, 255, 0)), "JPEG", quality=95)
+    preview = _decode(_by_name(make_renditions(data))["preview"])
+    r, g, b = preview.getpixel((32, 24))
+    assert r > 200 and g < 60 and b < 60
+
+
+def test_16_bit_grayscale_is_scaled_not_clipped() -> None:
+    data = _encode(Image.new("I;16", (64, 48), 32896), "PNG")  # mid-grey in 16 bits
+    preview = _decode(_by_name(make_renditions(data))["preview"])
+    assert preview.getpixel((32, 24)) == pytest.approx((128, 128, 128), abs=3)
+
+
+def test_animated_gif_gives_its_first_frame() -> None:
+    frames = [Image.new("RGB", (40, 30), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=100)
+    preview = _decode(_by_name(make_renditions(buffer.getvalue()))["preview"])
+    r, g, b = preview.getpixel((20, 15))
+    assert r > 200 and b < 60
+
+
+def test_sample_photo() -> None:
+    renditions = _by_name(make_renditions(SAMPLE.read_bytes()))
+    assert (renditions["preview"].width, renditions["preview"].height) == (640, 480)
+    thumbnail = renditions["thumbnail"]
+    assert thumbnail.width == 250 and thumbnail.height == pytest.approx(188, abs=1)
+    assert not _decode(renditions["preview"]).getexif()  # no GPS position in the renditions
+
+
+@pytest.mark.parametrize("data", [b"", b"not an image", SAMPLE.read_bytes()[:200]])
+def test_corrupt_images_raise_a_typed_error(data: bytes) -> None:
+    with pytest.raises(ImageProcessingError):
+        make_renditions(data)
+
+
+def test_truncated_jpeg_raises_a_typed_error() -> None:
+    data = _encode(Image.effect_noise((800, 600), 64).convert("RGB"), "JPEG")
+    with pytest.raises(ImageProcessingError, match="corrupt image"):
+        make_renditions(data[: len(data) // 2])
+
+
+def test_decompression_bomb_is_refused() -> None:
+    data = _encode(Image.new("1", (12000, 12000)), "PNG")  # 144 Mpx, a few KiB compressed
+    assert len(data) < 100_000
+    limit_before = Image.MAX_IMAGE_PIXELS
+    with pytest.raises(ImageProcessingError, match="decompression bomb"):
+        make_renditions(data)
+    assert limit_before == Image.MAX_IMAGE_PIXELS  # the global limit is restored
+
+
+def test_rendition_key() -> None:
+    thumbnail = Rendition("thumbnail", b"", "image/webp", 1, 1)
+    preview = Rendition("preview", b"", "image/jpeg", 1, 1)
+    assert rendition_key("f-1", thumbnail) == "thumbnails/f-1/thumbnail.webp"
+    assert rendition_key("f-1", preview) == "thumbnails/f-1/preview.jpg"
+    with pytest.raises(ValueError):
+        rendition_key("f-1", Rendition("other", b"", "image/png", 1, 1))
