@@ -29,6 +29,16 @@ def run_upload(
     )
 
 
+def run_delete(
+    file_id: str, definitions: dg.Definitions, instance: dg.DagsterInstance
+) -> dg.ExecuteInProcessResult:
+    return definitions.resolve_job_def("delete_files").execute_in_process(
+        run_config={"ops": {"deleted_files": {"config": {"file_ids": [file_id]}}}},
+        instance=instance,
+        raise_on_error=False,
+    )
+
+
 def uploaded_ids(result: dg.ExecuteInProcessResult) -> list[str]:
     (mat,) = result.asset_materializations_for_node("uploaded_files")
     return [record.data["id"] for record in mat.metadata["file_table"].value.records]

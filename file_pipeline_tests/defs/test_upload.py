@@ -3,16 +3,21 @@
 import hashlib
 import json
 import logging
+import time
 from pathlib import Path
 
+import dagster as dg
 import pytest
+import requests
 
+from file_pipeline import stack
 from file_pipeline.db import queries
+from file_pipeline.defs.upload.sensors import MIN_AGE_SECONDS, outbox_relay_sensor
 from file_pipeline.events import parse_event
 from file_pipeline.ingest import ingest_files
 from file_pipeline.outbox import relay_outbox
 from file_pipeline.resources import KafkaResource
-from file_pipeline_tests.helpers import events_for, run_upload, uploaded_ids
+from file_pipeline_tests.helpers import events_for, read_topic, run_delete, run_upload, uploaded_ids
 
 pytestmark = pytest.mark.stack
 
@@ -91,3 +96,104 @@ def test_events_wait_in_the_outbox_while_kafka_is_unreachable(
     up = relay_outbox(postgres, kafka, log)
     assert up.pending == 0 and up.sent >= 1
     assert file_id in events_for(kafka, [file_id])
+
+
+def test_two_hundred_files_in_one_run(definitions, instance, storage, postgres, kafka, tmp_path):
+    for i in range(200):
+        (tmp_path / f"file-{i:03d}.txt").write_text(f"file number {i}")
+    result = run_upload(definitions, instance, [tmp_path], uploaded_by="bulk")
+    assert result.success
+    ids = uploaded_ids(result)
+    assert len(ids) == len(set(ids)) == 200
+    with postgres.connection() as conn:
+        rows = conn.execute(
+            "SELECT count(*), count(DISTINCT upload_run_id) FROM files WHERE uploaded_by = 'bulk'"
+        ).fetchone()
+        unsent = conn.execute(
+            "SELECT count(*) FROM outbox WHERE file_id = ANY(%s) AND sent_at IS NULL", (ids,)
+        ).fetchone()[0]
+    assert rows == (200, 1)
+    assert unsent == 0
+    assert len(storage.list_keys("uploads/bulk/")) == 200
+    events = events_for(kafka, ids)
+    assert len(events) == 200
+    assert len({e["eventId"] for e in events.values()}) == 200
+
+
+def test_kafka_stopped_during_upload_loses_no_event(
+    definitions, instance, postgres, kafka, tmp_path
+) -> None:
+    for i in range(5):
+        (tmp_path / f"offline-{i}.txt").write_text(f"written while Kafka is down {i}")
+    stack.down(["kafka"], echo=lambda line: None)
+    try:
+        result = run_upload(definitions, instance, [tmp_path], uploaded_by="offline")
+        assert result.success, "the upload does not need Kafka"
+        (relay,) = result.asset_materializations_for_node("file_events")
+        assert relay.metadata["events_pending"].value >= 5
+        assert relay.metadata["events_published"].value == 0
+    finally:
+        stack.up(["kafka"], echo=lambda line: None)
+    ids = uploaded_ids(result)
+    assert events_for(kafka, ids) == {}
+
+    time.sleep(MIN_AGE_SECONDS)
+    context = dg.build_sensor_context(instance=instance, resources={"postgres": postgres})
+    tick = outbox_relay_sensor.evaluate_tick(context)
+    (request,) = tick.run_requests
+    relay_run = definitions.resolve_job_def("relay_file_events").execute_in_process(
+        instance=instance, tags=request.tags
+    )
+    assert relay_run.success
+    events = events_for(kafka, ids)
+    assert sorted(events) == sorted(ids), "every event arrived without re-running the upload"
+    assert outbox_relay_sensor.evaluate_tick(context).run_requests == []
+
+
+def test_delete_removes_blob_marks_row_and_emits_deleted(
+    definitions, instance, storage, postgres, kafka, tmp_path
+) -> None:
+    (tmp_path / "doomed.txt").write_text("delete me")
+    (file_id,) = uploaded_ids(run_upload(definitions, instance, [tmp_path], uploaded_by="del"))
+    with postgres.connection() as conn:
+        key = queries.get_file(conn, file_id)["s3_key"]
+    storage.put_bytes(f"thumbnails/{file_id}/thumbnail.webp", b"derived", "image/webp")
+
+    for attempt in range(2):  # the second delete is harmless
+        result = run_delete(file_id, definitions, instance)
+        assert result.success
+        (mat,) = result.asset_materializations_for_node("deleted_files")
+        assert mat.metadata["deleted"].value == (1 if attempt == 0 else 0)
+        assert mat.metadata["already_deleted"].value == (0 if attempt == 0 else 1)
+
+    assert not storage.exists(key)
+    assert storage.list_keys(f"thumbnails/{file_id}/") == []
+    with postgres.connection() as conn:
+        row = queries.get_file(conn, file_id)
+        deleted_events = conn.execute(
+            "SELECT count(*) FROM outbox WHERE file_id = %s AND event_type = 'DELETED'", (file_id,)
+        ).fetchone()[0]
+    assert row["status"] == "deleted" and row["deleted_at"] is not None
+    assert deleted_events == 1
+    types = [
+        json.loads(m.value())["eventType"]
+        for m in read_topic(kafka, kafka.file_events_topic)
+        if m.key() == file_id.encode()
+    ]
+    assert types == ["UPLOADED", "DELETED"]
+
+    missing = run_delete("no-such-file", definitions, instance)
+    (mat,) = missing.asset_materializations_for_node("deleted_files")
+    assert mat.metadata["missing"].value == 1
+
+
+def test_presigned_url_downloads_exact_bytes_then_expires(storage, tmp_path) -> None:
+    data = bytes(range(256)) * 100
+    storage.put_bytes("tests/presigned.bin", data, "application/octet-stream")
+    url = storage.presigned_url("tests/presigned.bin", expires_seconds=2)
+    assert requests.get(url, timeout=10).content == data
+    time.sleep(3)
+    expired = requests.get(url, timeout=10)
+    assert expired.status_code == 403 and b"expired" in expired.content.lower()
+    anonymous = requests.get(storage.object_url("tests/presigned.bin"), timeout=10)
+    assert anonymous.status_code == 403, "the bucket is not public"
