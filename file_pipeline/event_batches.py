@@ -43,6 +43,8 @@ class ReceivedEvent:
     offset: int
     event: FileEvent
     dedup_key: str
+    key: bytes | None = None
+    value: bytes | None = None
 
 
 @dataclass
@@ -90,7 +92,12 @@ def _decode(msg: Message, topic: str) -> ReceivedEvent | RejectedMessage:
     except InvalidEventError as exc:
         return RejectedMessage(msg.partition(), msg.offset(), msg.key(), msg.value(), str(exc))
     return ReceivedEvent(
-        msg.partition(), msg.offset(), event, event.dedup_key(topic, msg.partition(), msg.offset())
+        msg.partition(),
+        msg.offset(),
+        event,
+        event.dedup_key(topic, msg.partition(), msg.offset()),
+        msg.key(),
+        msg.value(),
     )
 
 
@@ -123,8 +130,12 @@ def poll_new_events(
     consumer.assign([TopicPartition(topic, p, batch.next_offsets[p]) for p in sorted(pending)])
     received = 0
     while pending and received < max_events and time.monotonic() < deadline:
+        # Ask for exactly what is known to be there, so consume() returns as soon as it arrived
+        # instead of waiting out its timeout for a full batch.
+        available = sum(batch.high_watermarks[p] - batch.next_offsets[p] for p in pending)
         messages = consumer.consume(
-            num_messages=min(500, max_events - received), timeout=poll_timeout_seconds
+            num_messages=max(1, min(500, max_events - received, available)),
+            timeout=poll_timeout_seconds,
         )
         for msg in messages:
             err = msg.error()
@@ -162,13 +173,17 @@ def read_ranges(
     events: list[ReceivedEvent] = []
     rejected: list[RejectedMessage] = []
     open_partitions = set(wanted)
+    next_offset: dict[int, int] = {}
     deadline = time.monotonic() + timeout_seconds
     while open_partitions:
         if time.monotonic() > deadline:
             raise FilePipelineError(
                 f"timed out reading offsets {[r.as_config() for r in ranges]} of {topic}"
             )
-        for msg in consumer.consume(num_messages=500, timeout=1.0):
+        remaining = sum(
+            wanted[p].end - next_offset.get(p, wanted[p].start) + 1 for p in open_partitions
+        )
+        for msg in consumer.consume(num_messages=max(1, min(500, remaining)), timeout=1.0):
             err = msg.error()
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
@@ -184,6 +199,7 @@ def read_ranges(
                 continue
             decoded = _decode(msg, topic)
             (events if isinstance(decoded, ReceivedEvent) else rejected).append(decoded)
+            next_offset[msg.partition()] = msg.offset() + 1
             if msg.offset() >= r.end:
                 open_partitions.discard(msg.partition())
     return events, rejected

@@ -18,6 +18,7 @@ from file_pipeline.resources.postgres import PostgresResource
 from file_pipeline.resources.storage import ObjectStorageResource
 
 UPLOAD_PREFIX = "uploads/"
+QUARANTINE_PREFIX = "quarantine/"
 
 
 @dataclass
@@ -46,7 +47,7 @@ def reconcile(
     cutoff = datetime.now(timezone.utc) - timedelta(seconds=grace_seconds)
     blobs = list(storage.list_objects(UPLOAD_PREFIX))
     result.blobs_checked = len(blobs)
-    listed = {obj["Key"] for obj in blobs}
+    listed = {obj["Key"] for obj in blobs} | set(storage.list_keys(QUARANTINE_PREFIX))
     with postgres.connection() as conn:
         ids = {fid for obj in blobs if (fid := _file_id_of(obj["Key"]))}
         rows = queries.get_files(conn, list(ids))

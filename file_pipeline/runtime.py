@@ -20,6 +20,7 @@ from file_pipeline import settings
 from file_pipeline.resources import KafkaResource, ObjectStorageResource, PostgresResource
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+STEP_ORDER = ("virus_scan", "exif_metadata", "thumbnails", "search_index", "notifications")
 DEFAULT_DAGSTER_HOME = PROJECT_ROOT / "dagster_home"
 
 
@@ -44,6 +45,7 @@ def build_resources() -> tuple[ObjectStorageResource, PostgresResource, KafkaRes
     kafka = KafkaResource(
         bootstrap_servers=settings.KAFKA_BOOTSTRAP_SERVERS.value(),
         file_events_topic=settings.FILE_EVENTS_TOPIC.value(),
+        notifications_topic=settings.FILE_NOTIFICATIONS_TOPIC.value(),
     )
     return storage, postgres, kafka
 

@@ -62,8 +62,18 @@ AWS_SECRET_ACCESS_KEY = EnvVar("AWS_SECRET_ACCESS_KEY", MINIO_ROOT_PASSWORD, "S3
 AWS_REGION = EnvVar("AWS_REGION", "us-east-1", "S3 region")
 S3_BUCKET = EnvVar("S3_BUCKET", "files", "bucket holding uploads, thumbnails and quarantine")
 FILE_EVENTS_TOPIC = EnvVar("FILE_EVENTS_TOPIC", "file-events", "topic carrying file events")
+FILE_NOTIFICATIONS_TOPIC = EnvVar(
+    "FILE_NOTIFICATIONS_TOPIC", "file-notifications", "topic carrying per-file notifications"
+)
 CLAMAV_HOST = EnvVar("CLAMAV_HOST", "localhost", "clamd host")
 CLAMAV_PORT_VAR = EnvVar("CLAMAV_PORT", str(CLAMAV_PORT), "clamd TCP port")
+
+FILE_EVENTS_BATCH_SIZE = EnvVar(
+    "FILE_EVENTS_BATCH_SIZE", "500", "most events one processing run handles"
+)
+FILE_EVENTS_SENSOR_INTERVAL = EnvVar(
+    "FILE_EVENTS_SENSOR_INTERVAL", "5", "seconds between file_events_sensor ticks"
+)
 
 ALL_ENV_VARS: tuple[EnvVar, ...] = (
     DATABASE_URL,
@@ -75,8 +85,11 @@ ALL_ENV_VARS: tuple[EnvVar, ...] = (
     AWS_REGION,
     S3_BUCKET,
     FILE_EVENTS_TOPIC,
+    FILE_NOTIFICATIONS_TOPIC,
     CLAMAV_HOST,
     CLAMAV_PORT_VAR,
+    FILE_EVENTS_BATCH_SIZE,
+    FILE_EVENTS_SENSOR_INTERVAL,
 )
 
 

@@ -80,3 +80,29 @@ def test_upload_of_nothing_fails_with_the_reason(resources, tmp_path) -> None:  
     result = CliRunner().invoke(main, ["upload", str(tmp_path / "nope"), "--user", "u3"])
     assert result.exit_code == 1
     assert "path does not exist" in result.output
+
+
+@pytest.mark.stack
+def test_search_ranks_filename_and_text_matches(resources) -> None:  # noqa: ANN001
+    _, postgres, _ = resources
+    with postgres.connection() as conn:
+        for file_id, name, body in [
+            ("search-a", "kafka notes.txt", "partitions and consumer groups"),
+            ("search-b", "holiday.txt", "we talked about kafka once"),
+        ]:
+            conn.execute(
+                "INSERT INTO files (id, filename, s3_key, s3_url, file_size, uploaded_by,"
+                " uploaded_at, status) VALUES (%s, %s, %s, 'u', 1, 'searcher', 1, 'clean')",
+                (file_id, name, f"uploads/searcher/{file_id}/{name}"),
+            )
+            conn.execute(
+                "INSERT INTO search_index (file_id, filename, uploaded_by, body)"
+                " VALUES (%s, %s, 'searcher', %s)",
+                (file_id, name, body),
+            )
+    result = CliRunner().invoke(main, ["search", "kafka", "--user", "searcher"])
+    assert result.exit_code == 0
+    lines = [line for line in result.output.splitlines() if "search-" in line]
+    assert [line.split()[1] for line in lines] == ["search-a", "search-b"], "filename ranks first"
+    none = CliRunner().invoke(main, ["search", "zebra", "--user", "searcher"])
+    assert "no matches" in none.output

@@ -15,14 +15,23 @@ def test_definitions_load_without_connecting_anywhere() -> None:
     defs = load_definitions()
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert {"uploaded_files", "file_events", "exif_metadata", "file_statistics"} <= keys
-    assert graph.get(dg.AssetKey("file_events")).parent_keys == {dg.AssetKey("uploaded_files")}
-    assert dg.AssetKey("file_events") in graph.get(dg.AssetKey("exif_metadata")).parent_keys
-    assert defs.resolve_job_def("upload_files") is not None
+    parents = {
+        key.to_user_string(): {p.to_user_string() for p in graph.get(key).parent_keys}
+        for key in graph.get_all_asset_keys()
+    }
+    assert parents["file_events"] == {"uploaded_files", "deleted_files"}
+    assert parents["virus_scan"] == {"file_events"}
+    for step in ("exif_metadata", "thumbnails", "search_index"):
+        assert parents[step] == {"virus_scan"}
+    assert parents["notifications"] == {"exif_metadata", "thumbnails", "search_index"}
+    assert parents["file_statistics"] == {"notifications"}
+    for job in ("upload_files", "delete_files", "relay_file_events", "reconcile_storage"):
+        assert defs.resolve_job_def(job) is not None
     assert defs.resolve_job_def("process_file_events") is not None
     sensor = defs.resolve_sensor_def("file_events_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    assert set(defs.resources) == {"storage", "postgres", "kafka"}
+    assert defs.resolve_sensor_def("outbox_relay_sensor") is not None
+    assert set(defs.resources) == {"storage", "postgres", "kafka", "clamav"}
 
 
 def test_upload_job_default_config_uploads_the_samples() -> None:

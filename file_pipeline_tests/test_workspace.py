@@ -93,7 +93,16 @@ def test_ui_shows_the_job_sensor_and_assets(dagster_dev) -> None:  # noqa: ANN00
     sensors = {s["name"]: s["sensorState"]["status"] for s in repo["sensors"]}
     assert sensors["file_events_sensor"] == "RUNNING"
     assets = {"/".join(a["assetKey"]["path"]) for a in repo["assetNodes"]}
-    assert {"uploaded_files", "file_events", "exif_metadata", "file_statistics"} <= assets
+    assert {
+        "uploaded_files",
+        "file_events",
+        "virus_scan",
+        "exif_metadata",
+        "thumbnails",
+        "search_index",
+        "notifications",
+        "file_statistics",
+    } <= assets
 
 
 def test_launchpad_default_config_run_succeeds_and_sensor_processes_it(
@@ -115,7 +124,7 @@ def test_launchpad_default_config_run_succeeds_and_sensor_processes_it(
         file_ids = [
             r[0] for r in conn.execute("SELECT id FROM files WHERE upload_run_id = %s", (run_id,))
         ]
-    assert len(file_ids) == 3, "the default config uploads the three sample files"
+    assert len(file_ids) == 4, "the default config uploads the four sample files"
 
     deadline = time.monotonic() + 180
     done: list[str] = []
@@ -125,11 +134,11 @@ def test_launchpad_default_config_run_succeeds_and_sensor_processes_it(
                 r[0]
                 for r in conn.execute(
                     "SELECT file_id FROM processing_results"
-                    " WHERE step = 'exif_metadata' AND file_id = ANY(%s)",
+                    " WHERE step = 'notifications' AND file_id = ANY(%s)",
                     (file_ids,),
                 )
             ]
-        if len(done) == 3:
+        if len(done) == 4:
             break
         time.sleep(1)
     assert sorted(done) == sorted(file_ids), "the daemon's sensor launched the processing run"

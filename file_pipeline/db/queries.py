@@ -238,15 +238,143 @@ def record_result(
     detail: str | None,
     source_event: str,
     run_id: str | None,
+    attempts: int = 1,
 ) -> None:
     """Upsert one processing step's outcome for a file (idempotent per file and step)."""
     conn.execute(
         "INSERT INTO processing_results (file_id, step, outcome, detail, source_event,"
-        " processing_run_id) VALUES (%s, %s, %s, %s, %s, %s)"
+        " processing_run_id, attempts) VALUES (%s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (file_id, step) DO UPDATE SET outcome = EXCLUDED.outcome,"
         " detail = EXCLUDED.detail, source_event = EXCLUDED.source_event,"
-        " processing_run_id = EXCLUDED.processing_run_id, updated_at = now()",
-        (file_id, step, outcome, detail, source_event, run_id),
+        " processing_run_id = EXCLUDED.processing_run_id, attempts = EXCLUDED.attempts,"
+        " updated_at = now()",
+        (file_id, step, outcome, detail, source_event, run_id, attempts),
+    )
+
+
+def set_scan_verdict(
+    conn: psycopg.Connection,
+    file_id: str,
+    status: str,
+    signature: str | None,
+    engine: str,
+    s3_key: str | None = None,
+    s3_url: str | None = None,
+) -> None:
+    """Record a scan verdict; an infected file's row follows its blob into quarantine/."""
+    conn.execute(
+        "UPDATE files SET status = %s, scan_signature = %s, scan_engine = %s, scanned_at = now(),"
+        " s3_key = coalesce(%s, s3_key), s3_url = coalesce(%s, s3_url), updated_at = now()"
+        " WHERE id = %s AND deleted_at IS NULL",
+        (status, signature, engine, s3_key, s3_url, file_id),
+    )
+
+
+def upsert_thumbnail(
+    conn: psycopg.Connection,
+    file_id: str,
+    rendition: str,
+    s3_key: str,
+    content_type: str,
+    width: int,
+    height: int,
+    byte_size: int,
+) -> None:
+    conn.execute(
+        "INSERT INTO thumbnails (file_id, rendition, s3_key, content_type, width, height,"
+        " byte_size) VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (file_id, rendition)"
+        " DO UPDATE SET s3_key = EXCLUDED.s3_key, content_type = EXCLUDED.content_type,"
+        " width = EXCLUDED.width, height = EXCLUDED.height, byte_size = EXCLUDED.byte_size,"
+        " created_at = now()",
+        (file_id, rendition, s3_key, content_type, width, height, byte_size),
+    )
+
+
+def delete_derived(conn: psycopg.Connection, file_id: str, table: str) -> int:
+    """Remove a file's rows from one derived-output table (thumbnails, search_index, exif)."""
+    if table not in ("thumbnails", "search_index", "exif_metadata"):
+        raise ValueError(f"not a derived-output table: {table}")
+    return conn.execute(f"DELETE FROM {table} WHERE file_id = %s", (file_id,)).rowcount
+
+
+def upsert_search_document(
+    conn: psycopg.Connection,
+    file_id: str,
+    filename: str,
+    uploaded_by: str,
+    content_type: str | None,
+    body: str,
+) -> None:
+    conn.execute(
+        "INSERT INTO search_index (file_id, filename, uploaded_by, content_type, body)"
+        " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (file_id) DO UPDATE SET"
+        " filename = EXCLUDED.filename, uploaded_by = EXCLUDED.uploaded_by,"
+        " content_type = EXCLUDED.content_type, body = EXCLUDED.body, indexed_at = now()",
+        (file_id, filename, uploaded_by, content_type, body),
+    )
+
+
+def search(
+    conn: psycopg.Connection, query: str, uploaded_by: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """Full-text search over filenames (weight A) and extracted text (weight B), best first."""
+    user_clause = "AND s.uploaded_by = %(user)s" if uploaded_by is not None else ""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT s.file_id, s.filename, s.uploaded_by, s.content_type,"
+            " ts_rank_cd(s.document, q) AS rank,"
+            " ts_headline('english', s.body, q, 'MaxFragments=1, MaxWords=12, MinWords=4')"
+            " AS snippet"
+            " FROM search_index s JOIN files f ON f.id = s.file_id,"
+            " websearch_to_tsquery('english', %(query)s) q"
+            f" WHERE s.document @@ q AND f.deleted_at IS NULL AND f.status = 'clean' {user_clause}"
+            " ORDER BY rank DESC, s.filename LIMIT %(limit)s",
+            {"query": query, "user": uploaded_by, "limit": limit},
+        ).fetchall()
+
+
+def step_outcomes(conn: psycopg.Connection, file_id: str, source_event: str) -> dict[str, str]:
+    rows = conn.execute(
+        "SELECT step, outcome FROM processing_results WHERE file_id = %s AND source_event = %s",
+        (file_id, source_event),
+    ).fetchall()
+    return dict(rows)
+
+
+def insert_notification(
+    conn: psycopg.Connection,
+    file_id: str,
+    source_event: str,
+    kind: str,
+    recipient: str,
+    message: str,
+    payload: str,
+) -> bool:
+    """One notification per file and event; False when it already exists (redelivery)."""
+    inserted = conn.execute(
+        "INSERT INTO notifications (file_id, source_event, kind, recipient, message, payload)"
+        " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (file_id, source_event) DO NOTHING"
+        " RETURNING id",
+        (file_id, source_event, kind, recipient, message, payload),
+    ).fetchone()
+    return inserted is not None
+
+
+def unpublished_notifications(conn: psycopg.Connection, limit: int) -> list[tuple[int, str, str]]:
+    return conn.execute(
+        "SELECT id, file_id, payload FROM notifications WHERE published_at IS NULL"
+        " ORDER BY id LIMIT %s",
+        (limit,),
+    ).fetchall()
+
+
+def mark_notifications_published(conn: psycopg.Connection, ids: Sequence[int]) -> None:
+    conn.execute("UPDATE notifications SET published_at = now() WHERE id = ANY(%s)", (list(ids),))
+
+
+def mark_processed(conn: psycopg.Connection, file_id: str) -> None:
+    conn.execute(
+        "UPDATE files SET processed_at = coalesce(processed_at, now()) WHERE id = %s", (file_id,)
     )
 
 

@@ -8,7 +8,12 @@ import os
 import dagster as dg
 
 from file_pipeline import settings
-from file_pipeline.resources import KafkaResource, ObjectStorageResource, PostgresResource
+from file_pipeline.resources import (
+    ClamAVResource,
+    KafkaResource,
+    ObjectStorageResource,
+    PostgresResource,
+)
 
 
 def env_or_default(var: settings.EnvVar) -> str:
@@ -32,6 +37,15 @@ def resources() -> dg.Definitions:
             "kafka": KafkaResource(
                 bootstrap_servers=env_or_default(settings.KAFKA_BOOTSTRAP_SERVERS),
                 file_events_topic=env_or_default(settings.FILE_EVENTS_TOPIC),
+                notifications_topic=env_or_default(settings.FILE_NOTIFICATIONS_TOPIC),
+            ),
+            "clamav": ClamAVResource(
+                host=env_or_default(settings.CLAMAV_HOST),
+                port=(
+                    dg.EnvVar.int(settings.CLAMAV_PORT_VAR.name)
+                    if settings.CLAMAV_PORT_VAR.name in os.environ
+                    else settings.CLAMAV_PORT
+                ),
             ),
         }
     )

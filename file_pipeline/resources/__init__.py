@@ -1,7 +1,8 @@
 """Dagster resources: typed, EnvVar-configured, lazy clients for S3/MinIO, PostgreSQL and Kafka."""
 
+from file_pipeline.resources.clamav import ClamAVResource
 from file_pipeline.resources.kafka import KafkaResource
 from file_pipeline.resources.postgres import PostgresResource
 from file_pipeline.resources.storage import ObjectStorageResource
 
-__all__ = ["KafkaResource", "ObjectStorageResource", "PostgresResource"]
+__all__ = ["ClamAVResource", "KafkaResource", "ObjectStorageResource", "PostgresResource"]

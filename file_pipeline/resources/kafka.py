@@ -23,6 +23,9 @@ class KafkaResource(dg.ConfigurableResource):
     file_events_topic: str = Field(
         default="file-events", description="Topic carrying file events (key = file id)."
     )
+    notifications_topic: str = Field(
+        default="file-notifications", description="Topic carrying one notification per file."
+    )
     file_events_partitions: int = Field(
         default=3, description="Partitions to create the file-events topic with, if missing."
     )
@@ -76,6 +79,7 @@ class KafkaResource(dg.ConfigurableResource):
         wanted = [
             NewTopic(self.file_events_topic, self.file_events_partitions, self.replication_factor),
             NewTopic(self.dead_letter_topic, 1, self.replication_factor),
+            NewTopic(self.notifications_topic, 1, self.replication_factor),
         ]
         missing = [t for t in wanted if t.topic not in existing]
         if not missing:

@@ -136,6 +136,22 @@ class ObjectStorageResource(S3Resource):
         except (BotoCoreError, ClientError) as exc:
             raise self._fail("get", key, exc) from exc
 
+    def open_stream(self, key: str) -> Any:
+        """A streaming body (`.read(n)`) for the object, for bounded-memory readers."""
+        try:
+            return self.get_client().get_object(Bucket=self.bucket, Key=key)["Body"]
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail("get", key, exc) from exc
+
+    def move(self, source: str, destination: str) -> None:
+        """Server-side copy then delete (S3 has no rename)."""
+        client = self.get_client()
+        try:
+            client.copy({"Bucket": self.bucket, "Key": source}, self.bucket, destination)
+            client.delete_object(Bucket=self.bucket, Key=source)
+        except (BotoCoreError, ClientError) as exc:
+            raise self._fail("move", source, exc) from exc
+
     def exists(self, key: str) -> bool:
         try:
             self.get_client().head_object(Bucket=self.bucket, Key=key)

@@ -1,150 +1,302 @@
-"""The processing half of the slice: the sensor, evaluated against the real topic and the real
-Dagster instance, requests a run; that run writes the EXIF row."""
+"""The processing half, on the real services: the sensor, evaluated against the real topic and the
+real Dagster instance, requests runs; the runs scan, extract, render, index and notify."""
 
+import io
 import json
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from PIL import Image
 
+from file_pipeline import stack
+from file_pipeline.db import queries
 from file_pipeline.defs.processing.sensors import file_events_sensor, parse_cursor
-from file_pipeline.resources import KafkaResource
-from file_pipeline_tests.helpers import read_topic, run_upload, uploaded_ids
+from file_pipeline_tests.helpers import read_topic, run_delete, run_upload, uploaded_ids
 
 pytestmark = pytest.mark.stack
 
 SAMPLES = Path(__file__).resolve().parents[2] / "file_pipeline" / "samples"
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 
-def _tick(instance: dg.DagsterInstance, kafka: KafkaResource, cursor: str | None):  # noqa: ANN202
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"kafka": kafka})
-    return file_events_sensor.evaluate_tick(context)
+class Pipeline:
+    """The sensor and the processing job, driven tick by tick as the daemon would."""
+
+    def __init__(self, definitions, instance, kafka, postgres) -> None:  # noqa: ANN001
+        self.definitions = definitions
+        self.instance = instance
+        self.kafka = kafka
+        self.postgres = postgres
+        self.cursor: str | None = None
+        self.job = definitions.resolve_job_def("process_file_events")
+
+    def tick(self):  # noqa: ANN201
+        context = dg.build_sensor_context(
+            instance=self.instance,
+            cursor=self.cursor,
+            resources={"kafka": self.kafka, "postgres": self.postgres},
+        )
+        data = file_events_sensor.evaluate_tick(context)
+        self.cursor = data.cursor
+        return data
+
+    def execute(self, request) -> dg.ExecuteInProcessResult:  # noqa: ANN001
+        return self.job.execute_in_process(
+            run_config=request.run_config,
+            instance=self.instance,
+            tags=request.tags,
+            raise_on_error=False,
+        )
+
+    def drain(self, max_ticks: int = 20) -> list[dg.ExecuteInProcessResult]:
+        """Tick until nothing is requested, executing every requested run."""
+        results = []
+        for _ in range(max_ticks):
+            data = self.tick()
+            if not data.run_requests:
+                return results
+            results.extend(self.execute(r) for r in data.run_requests)
+        raise AssertionError("the sensor kept requesting runs")
 
 
-def _drain(instance, kafka, definitions, cursor):  # noqa: ANN001, ANN202
-    """Tick until no run is requested, executing each requested run; returns (cursor, results)."""
-    results = []
-    for _ in range(10):
-        data = _tick(instance, kafka, cursor)
-        cursor = data.cursor
-        if not data.run_requests:
-            return cursor, results
-        for request in data.run_requests:
-            job = definitions.resolve_job_def("process_file_events")
-            results.append(
-                job.execute_in_process(
-                    run_config=request.run_config, instance=instance, tags=request.tags
-                )
-            )
-    raise AssertionError("sensor kept requesting runs")
+@pytest.fixture(scope="session")
+def session_pipeline(definitions, instance, kafka, postgres) -> Pipeline:  # noqa: ANN001
+    return Pipeline(definitions, instance, kafka, postgres)
 
 
-def _exif_rows(postgres, file_ids):  # noqa: ANN001, ANN202
+@pytest.fixture
+def pipeline(session_pipeline: Pipeline) -> Pipeline:
+    session_pipeline.drain()  # start after whatever earlier tests left on the topic
+    return session_pipeline
+
+
+def _results(postgres, file_id: str) -> dict[str, tuple[str, str]]:  # noqa: ANN001
     with postgres.connection() as conn:
-        return conn.execute(
-            "SELECT file_id, camera_make, camera_model, width, height, gps_latitude,"
-            " processing_run_id FROM exif_metadata WHERE file_id = ANY(%s)",
-            (file_ids,),
+        rows = conn.execute(
+            "SELECT step, outcome, detail FROM processing_results WHERE file_id = %s", (file_id,)
         ).fetchall()
+    return {step: (outcome, detail) for step, outcome, detail in rows}
 
 
-def test_upload_then_sensor_run_writes_exif(definitions, instance, postgres, kafka) -> None:
-    cursor, _ = _drain(instance, kafka, definitions, None)  # skip what earlier tests produced
+def _count(postgres, sql: str, *params) -> int:  # noqa: ANN001
+    with postgres.connection() as conn:
+        return conn.execute(sql, params).fetchone()[0]
+
+
+def test_uploaded_samples_are_scanned_extracted_rendered_indexed_and_notified(
+    pipeline, definitions, instance, storage, postgres, kafka
+) -> None:
     upload = run_upload(definitions, instance, [SAMPLES], uploaded_by="dora")
     assert upload.success
     ids = uploaded_ids(upload)
-    assert len(ids) == 3
+    with postgres.connection() as conn:
+        names = {row["filename"]: fid for fid, row in queries.get_files(conn, ids).items()}
 
-    data = _tick(instance, kafka, cursor)
-    assert len(data.run_requests) == 1
-    request = data.run_requests[0]
-    batch = request.run_config["ops"]["exif_metadata"]["config"]
+    data = pipeline.tick()
+    (request,) = data.run_requests
+    batch = request.run_config["ops"]["virus_scan"]["config"]
     assert batch["topic"] == kafka.file_events_topic
-    assert sum(r["end"] - r["start"] + 1 for r in batch["ranges"]) == 3
+    assert sum(r["end"] - r["start"] + 1 for r in batch["ranges"]) == 4
     assert "fileMetadata" not in json.dumps(request.run_config), "offsets, not payloads"
     assert request.run_key.startswith(f"{kafka.file_events_topic}:")
-    assert request.tags["file_pipeline/events"] == "3"
-    new_cursor = parse_cursor(data.cursor, kafka.file_events_topic)
-    assert (
-        sum(new_cursor.values()) - sum(parse_cursor(cursor, kafka.file_events_topic).values()) == 3
-    )
+    assert request.tags["file_pipeline/events"] == "4"
+    assert request.tags["file_pipeline/upload_runs"] == upload.run_id
+    assert sum(parse_cursor(data.cursor, kafka.file_events_topic).values()) >= 4
+    (lag,) = data.asset_events
+    assert lag.asset_key == dg.AssetKey("file_events") and lag.metadata["consumer_lag"].value == 0
 
-    job = definitions.resolve_job_def("process_file_events")
-    run = job.execute_in_process(
-        run_config=request.run_config, instance=instance, tags=request.tags
-    )
+    run = pipeline.execute(request)
     assert run.success
-    rows = _exif_rows(postgres, ids)
-    assert len(rows) == 1, "only the photo has EXIF"
-    file_id, make, model, width, height, lat, run_id = rows[0]
-    assert (make, model, width, height) == ("Canon", "Canon EOS 5D Mark IV", 640, 480)
-    assert lat == pytest.approx(43.775, abs=1e-3)
-    assert run_id == run.run_id
-    stored_run = instance.get_run_by_id(run.run_id)
-    assert stored_run is not None and stored_run.tags["file_pipeline/offsets"]
+    photo, pdf, notes, eicar = (
+        names["vacation-photo.jpg"],
+        names["quarterly-report.pdf"],
+        names["notes.txt"],
+        names["eicar-test-file.txt"],
+    )
+    with postgres.connection() as conn:
+        rows = queries.get_files(conn, ids)
+        exif = conn.execute(
+            "SELECT camera_make, camera_model, width, height, gps_latitude, processing_run_id"
+            " FROM exif_metadata WHERE file_id = ANY(%s)",
+            (ids,),
+        ).fetchall()
+        thumbs = {
+            r[0]: r[1:]
+            for r in conn.execute(
+                "SELECT rendition, s3_key, width, height FROM thumbnails WHERE file_id = %s",
+                (photo,),
+            )
+        }
+    assert {rows[i]["status"] for i in (photo, pdf, notes)} == {"clean"}
+    assert rows[eicar]["status"] == "infected"
+    assert exif == [
+        ("Canon", "Canon EOS 5D Mark IV", 640, 480, pytest.approx(43.775, abs=1e-3), run.run_id)
+    ]
+    assert thumbs["thumbnail"][1:] == (250, 188)
+    assert thumbs["preview"][1:] == (640, 480), "the preview never upscales"
+    thumb = Image.open(io.BytesIO(storage.get_bytes(thumbs["thumbnail"][0])))
+    assert thumb.format == "WEBP" and thumb.size == (250, 188)
+    assert thumbs["thumbnail"][0] == f"thumbnails/{photo}/thumbnail.webp"
+    preview = Image.open(io.BytesIO(storage.get_bytes(thumbs["preview"][0])))
+    assert preview.format == "JPEG"
 
     with postgres.connection() as conn:
-        outcomes = dict(
-            conn.execute(
-                "SELECT file_id, outcome FROM processing_results"
-                " WHERE step = 'exif_metadata' AND file_id = ANY(%s)",
-                (ids,),
-            ).fetchall()
-        )
-    assert sorted(outcomes.values()) == ["done", "skipped", "skipped"]
+        assert [h["file_id"] for h in queries.search(conn, "quarterly uploads", "dora", 5)] == [pdf]
+        assert [h["file_id"] for h in queries.search(conn, "meeting notes", "dora", 5)] == [notes]
+        assert [h["file_id"] for h in queries.search(conn, "vacation", "dora", 5)] == [photo]
+        assert queries.search(conn, "quarterly", "someone-else", 5) == []
+    notified = {
+        json.loads(m.value())["fileId"]: json.loads(m.value())
+        for m in read_topic(kafka, kafka.notifications_topic)
+    }
+    assert {notified[i]["kind"] for i in (photo, pdf, notes)} == {"processed"}
+    assert notified[eicar]["kind"] == "infected"
+    assert _count(postgres, "SELECT count(*) FROM notifications WHERE file_id = ANY(%s)", ids) == 4
+    materialized = {
+        key.to_user_string()
+        for key in (e.asset_key for e in run.get_asset_materialization_events())
+    }
+    assert materialized == {
+        "virus_scan",
+        "exif_metadata",
+        "thumbnails",
+        "search_index",
+        "notifications",
+    }
+    (scan,) = run.asset_materializations_for_node("virus_scan")
+    assert scan.metadata["files_infected"].value == 1
+    assert scan.metadata["files_processed"].value == 4
 
-    # The same batch again (cursor reset or re-execution): still exactly one row per file.
-    again = job.execute_in_process(run_config=request.run_config, instance=instance)
-    assert again.success
-    assert len(_exif_rows(postgres, ids)) == 1
+    # The same batch again (re-execution, or a cursor reset): exactly one output per file.
+    assert pipeline.execute(request).success
+    assert _count(postgres, "SELECT count(*) FROM exif_metadata WHERE file_id = ANY(%s)", ids) == 1
+    assert _count(postgres, "SELECT count(*) FROM thumbnails WHERE file_id = ANY(%s)", ids) == 2
+    assert _count(postgres, "SELECT count(*) FROM search_index WHERE file_id = ANY(%s)", ids) == 3
+    assert _count(postgres, "SELECT count(*) FROM notifications WHERE file_id = ANY(%s)", ids) == 4
+    assert len(storage.list_keys(f"thumbnails/{photo}/")) == 2
+    on_topic = [
+        m
+        for m in read_topic(kafka, kafka.notifications_topic)
+        if json.loads(m.value())["fileId"] in ids
+    ]
+    assert len(on_topic) == 4, "a redelivered batch publishes no second notification"
 
-    assert _tick(instance, kafka, data.cursor).run_requests == []
+    assert pipeline.tick().run_requests == []
 
 
-def test_invalid_messages_go_to_the_dlq_and_the_sensor_moves_on(
-    definitions, instance, postgres, kafka
+def test_eicar_is_quarantined_with_no_thumbnail_and_no_index_entry(
+    pipeline, definitions, instance, storage, postgres, tmp_path
 ) -> None:
-    cursor, _ = _drain(instance, kafka, definitions, None)
+    infected = tmp_path / "holiday.jpg"  # spoofed name; the bytes are EICAR
+    infected.write_bytes(EICAR)
+    (file_id,) = uploaded_ids(run_upload(definitions, instance, [infected], uploaded_by="mallory"))
+    original = f"uploads/mallory/{file_id}/holiday.jpg"
+    assert storage.exists(original)
+    (run,) = pipeline.drain()
+    assert run.success
+    with postgres.connection() as conn:
+        row = queries.get_file(conn, file_id)
+    assert row["status"] == "infected" and "EICAR" in row["scan_signature"]
+    assert row["s3_key"] == f"quarantine/{original}"
+    assert storage.exists(row["s3_key"]) and not storage.exists(original)
+    assert storage.list_keys(f"thumbnails/{file_id}/") == []
+    assert _count(postgres, "SELECT count(*) FROM thumbnails WHERE file_id = %s", file_id) == 0
+    assert _count(postgres, "SELECT count(*) FROM search_index WHERE file_id = %s", file_id) == 0
+    results = _results(postgres, file_id)
+    assert results["thumbnails"][0] == "skipped" and results["search_index"][0] == "skipped"
+    assert results["notifications"][1].startswith("infected")
+
+
+def test_clamav_unavailable_keeps_files_pending_and_a_retry_finishes_the_job(
+    pipeline, definitions, instance, postgres, tmp_path
+) -> None:
+    (tmp_path / "scan-me-later.txt").write_text("clamd is down right now")
+    (file_id,) = uploaded_ids(run_upload(definitions, instance, [tmp_path], uploaded_by="later"))
+    (request,) = pipeline.tick().run_requests
+    stack.down(["clamav"], echo=lambda line: None)
+    try:
+        failed = pipeline.execute(request)
+    finally:
+        stack.up(["clamav"], echo=lambda line: None)
+    assert not failed.success, "no verdict fails the run so Dagster retries it"
+    with postgres.connection() as conn:
+        assert queries.get_file(conn, file_id)["status"] == "pending", "fail closed, never clean"
+    assert _count(postgres, "SELECT count(*) FROM search_index WHERE file_id = %s", file_id) == 0
+
+    retried = pipeline.execute(request)  # what Dagster's run retry does: same config
+    assert retried.success
+    with postgres.connection() as conn:
+        assert queries.get_file(conn, file_id)["status"] == "clean"
+    assert _count(postgres, "SELECT count(*) FROM search_index WHERE file_id = %s", file_id) == 1
+
+
+def test_bad_messages_go_to_the_dlq_and_good_ones_around_them_are_processed(
+    pipeline, definitions, instance, postgres, kafka, tmp_path
+) -> None:
+    (tmp_path / "before.txt").write_text("before the garbage")
+    (before,) = uploaded_ids(run_upload(definitions, instance, [tmp_path], uploaded_by="dlq"))
+    missing = {
+        "eventType": "UPLOADED",
+        "timestamp": 1,
+        "fileMetadata": {
+            "id": "no-such-file",
+            "filename": "ghost.txt",
+            "s3Key": "uploads/x/ghost.txt",
+            "fileSize": 1,
+            "uploadedBy": "x",
+        },
+    }
+    bad = {
+        b"garbage": b"\x00\xffnot json",
+        b"truncated": b'{"eventType": "UPLOADED", "fileMeta',
+        b"unknown-type": json.dumps(dict(missing, eventType="EXPLODED")).encode(),
+        b"missing-file": json.dumps(missing).encode(),
+    }
     producer = kafka.producer()
-    producer.produce(kafka.file_events_topic, key=b"garbage", value=b"\x00not json")
-    producer.produce(kafka.file_events_topic, key=b"truncated", value=b'{"eventType": "UPLO')
+    for key, value in bad.items():
+        producer.produce(kafka.file_events_topic, key=key, value=value, partition=0)
     assert producer.flush(30) == 0
-    upload = run_upload(definitions, instance, [SAMPLES / "vacation-photo.jpg"], uploaded_by="eve")
-    (file_id,) = uploaded_ids(upload)
+    (tmp_path / "before.txt").unlink()
+    (tmp_path / "after.txt").write_text("after the garbage")
+    (after,) = uploaded_ids(run_upload(definitions, instance, [tmp_path], uploaded_by="dlq"))
 
-    cursor, runs = _drain(instance, kafka, definitions, cursor)
-    assert len(runs) == 1 and runs[0].success
-    assert len(_exif_rows(postgres, [file_id])) == 1
-
+    runs = pipeline.drain()
+    assert runs and all(r.success for r in runs)
+    for file_id in (before, after):
+        assert _results(postgres, file_id)["notifications"][0] == "done"
     dead = {m.key(): dict(m.headers()) for m in read_topic(kafka, kafka.dead_letter_topic)}
-    assert {b"garbage", b"truncated"} <= set(dead)
-    headers = dead[b"truncated"]
-    assert b"not valid JSON" in headers["dlq.reason"]
-    assert headers["dlq.source.topic"] == kafka.file_events_topic.encode()
-    assert int(headers["dlq.source.offset"]) >= 0
+    assert set(bad) <= set(dead)
+    assert b"not UTF-8" in dead[b"garbage"]["dlq.reason"]
+    assert b"not valid JSON" in dead[b"truncated"]["dlq.reason"]
+    assert b"unknown event type 'EXPLODED'" in dead[b"unknown-type"]["dlq.reason"]
+    assert b"unknown file" in dead[b"missing-file"]["dlq.reason"]
+    for headers in (dead[k] for k in bad):
+        assert headers["dlq.source.topic"] == kafka.file_events_topic.encode()
+        assert headers["dlq.source.partition"] == b"0"
+        assert int(headers["dlq.source.offset"]) >= 0
+    dead_values = {m.key(): m.value() for m in read_topic(kafka, kafka.dead_letter_topic)}
+    assert dead_values[b"garbage"] == bad[b"garbage"], "the original bytes, untouched"
 
 
 def test_seed_format_event_from_a_plain_producer_is_processed(
-    definitions, instance, storage, postgres, kafka
+    pipeline, definitions, instance, postgres, kafka
 ) -> None:
     """An event exactly as the seed's Java producer writes it (no eventId/schemaVersion/sha256)."""
-    cursor, _ = _drain(instance, kafka, definitions, None)
     upload = run_upload(definitions, instance, [SAMPLES / "vacation-photo.jpg"], uploaded_by="java")
     (file_id,) = uploaded_ids(upload)
-    cursor, _ = _drain(instance, kafka, definitions, cursor)  # our own event, processed once
+    pipeline.drain()  # our own event, processed once
     with postgres.connection() as conn:
         conn.execute("DELETE FROM exif_metadata WHERE file_id = %s", (file_id,))
-        row = conn.execute(
-            "SELECT s3_key, s3_url, file_size FROM files WHERE id = %s", (file_id,)
-        ).fetchone()
+        row = queries.get_file(conn, file_id)
     seed_event = {
         "eventType": "UPLOADED",
         "fileMetadata": {
             "id": file_id,
             "filename": "vacation-photo.jpg",
-            "s3Key": row[0],
-            "s3Url": row[1],
-            "fileSize": row[2],
+            "s3Key": row["s3_key"],
+            "s3Url": row["s3_url"],
+            "fileSize": row["file_size"],
             "contentType": "image/jpeg",
             "uploadedBy": "java",
             "uploadedAt": 1696500000000,
@@ -155,12 +307,129 @@ def test_seed_format_event_from_a_plain_producer_is_processed(
     producer.produce(kafka.file_events_topic, key=file_id.encode(), value=json.dumps(seed_event))
     assert producer.flush(30) == 0
 
-    cursor, runs = _drain(instance, kafka, definitions, cursor)
-    assert len(runs) == 1 and runs[0].success
-    (exif_row,) = _exif_rows(postgres, [file_id])
-    assert exif_row[1] == "Canon"
+    (run,) = pipeline.drain()
+    assert run.success
     with postgres.connection() as conn:
-        source = conn.execute(
-            "SELECT source_event FROM exif_metadata WHERE file_id = %s", (file_id,)
-        ).fetchone()[0]
+        make, source = conn.execute(
+            "SELECT camera_make, source_event FROM exif_metadata WHERE file_id = %s", (file_id,)
+        ).fetchone()
+    assert make == "Canon"
     assert source.startswith(f"{kafka.file_events_topic}/"), "dedup key from topic/partition/offset"
+
+
+def test_corrupt_image_fails_that_file_not_the_batch(
+    pipeline, definitions, instance, postgres, tmp_path
+) -> None:
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\x13" * 2000)
+    (tmp_path / "fine.png").write_bytes(_png(300, 200))
+    ids = uploaded_ids(run_upload(definitions, instance, [tmp_path], uploaded_by="corrupt"))
+    (run,) = pipeline.drain()
+    assert run.success
+    with postgres.connection() as conn:
+        rows = queries.get_files(conn, ids)
+    by_name = {rows[i]["filename"]: i for i in ids}
+    broken = _results(postgres, by_name["broken.jpg"])
+    assert broken["thumbnails"][0] == "failed" and "image" in broken["thumbnails"][1]
+    assert broken["exif_metadata"][0] == "failed"
+    assert broken["notifications"][1].startswith("failed")
+    fine = _results(postgres, by_name["fine.png"])
+    assert fine["thumbnails"] == ("done", "thumbnail 250x167, preview 300x200")
+
+
+def test_exif_orientation_is_applied_to_the_renditions(
+    pipeline, definitions, instance, postgres, tmp_path
+) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    buf = io.BytesIO()
+    Image.new("RGB", (400, 200), (200, 30, 30)).save(buf, "JPEG", exif=exif)
+    (tmp_path / "sideways.jpg").write_bytes(buf.getvalue())
+    (file_id,) = uploaded_ids(run_upload(definitions, instance, [tmp_path], uploaded_by="rot"))
+    pipeline.drain()
+    with postgres.connection() as conn:
+        sizes = dict(
+            (r[0], (r[1], r[2]))
+            for r in conn.execute(
+                "SELECT rendition, width, height FROM thumbnails WHERE file_id = %s", (file_id,)
+            )
+        )
+        orientation = conn.execute(
+            "SELECT orientation FROM exif_metadata WHERE file_id = %s", (file_id,)
+        ).fetchone()[0]
+    assert orientation == 6
+    assert sizes["preview"] == (200, 400)
+    assert sizes["thumbnail"] == (125, 250)
+
+
+def test_deleted_event_removes_thumbnails_and_the_index_entry(
+    pipeline, definitions, instance, storage, postgres, kafka
+) -> None:
+    upload = run_upload(definitions, instance, [SAMPLES / "vacation-photo.jpg"], uploaded_by="gone")
+    (file_id,) = uploaded_ids(upload)
+    pipeline.drain()
+    assert len(storage.list_keys(f"thumbnails/{file_id}/")) == 2
+    assert _count(postgres, "SELECT count(*) FROM search_index WHERE file_id = %s", file_id) == 1
+
+    # A DELETED event from any producer (here: the seed's format) removes the derived outputs.
+    with postgres.connection() as conn:
+        row = queries.get_file(conn, file_id)
+    deleted = {
+        "eventType": "DELETED",
+        "timestamp": 1696500000001,
+        "fileMetadata": {
+            "id": file_id,
+            "filename": row["filename"],
+            "s3Key": row["s3_key"],
+            "fileSize": row["file_size"],
+            "uploadedBy": "gone",
+        },
+    }
+    producer = kafka.producer()
+    producer.produce(kafka.file_events_topic, key=file_id.encode(), value=json.dumps(deleted))
+    assert producer.flush(30) == 0
+    (run,) = pipeline.drain()
+    assert run.success
+    assert storage.list_keys(f"thumbnails/{file_id}/") == []
+    assert _count(postgres, "SELECT count(*) FROM thumbnails WHERE file_id = %s", file_id) == 0
+    assert _count(postgres, "SELECT count(*) FROM search_index WHERE file_id = %s", file_id) == 0
+    assert _count(postgres, "SELECT count(*) FROM exif_metadata WHERE file_id = %s", file_id) == 0
+
+    # And through the delete_files job: the file is gone from search results for good.
+    assert run_delete(file_id, definitions, instance).success
+    pipeline.drain()
+    with postgres.connection() as conn:
+        assert queries.search(conn, "vacation", "gone", 5) == []
+        kinds = [
+            r[0]
+            for r in conn.execute(
+                "SELECT kind FROM notifications WHERE file_id = %s ORDER BY id", (file_id,)
+            )
+        ]
+    assert kinds[0] == "processed" and kinds[-1] == "deleted"
+
+
+def test_a_burst_of_500_events_is_a_handful_of_runs(
+    pipeline, definitions, instance, postgres, tmp_path
+) -> None:
+    for i in range(500):
+        (tmp_path / f"burst-{i:03d}.txt").write_text(f"burst file {i}")
+    upload = run_upload(definitions, instance, [tmp_path], uploaded_by="burst")
+    ids = uploaded_ids(upload)
+    assert len(ids) == 500
+    runs = pipeline.drain()
+    assert 1 <= len(runs) <= 10 and all(r.success for r in runs)
+    assert (
+        _count(
+            postgres,
+            "SELECT count(*) FROM processing_results WHERE step = 'notifications'"
+            " AND outcome = 'done' AND file_id = ANY(%s)",
+            ids,
+        )
+        == 500
+    )
+
+
+def _png(width: int, height: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (10, 200, 10)).save(buf, "PNG")
+    return buf.getvalue()

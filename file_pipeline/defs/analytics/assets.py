@@ -4,13 +4,13 @@ import dagster as dg
 import pandas as pd
 
 from file_pipeline.db import queries
-from file_pipeline.defs.processing.assets import exif_metadata
+from file_pipeline.defs.processing.assets import notifications
 from file_pipeline.resources import PostgresResource
 
 
 @dg.asset(
     group_name="analytics",
-    deps=[exif_metadata],
+    deps=[notifications],
     kinds={"postgres", "pandas"},
     owners=["team:file-pipeline"],
     description="Totals and breakdowns of stored files, by status and content type.",

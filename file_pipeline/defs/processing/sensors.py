@@ -7,14 +7,19 @@ import json
 import dagster as dg
 from confluent_kafka import KafkaError, Message
 
+from file_pipeline import settings
 from file_pipeline.defs.processing.jobs import PROCESSING_ASSETS, process_file_events
+from file_pipeline.defs.upload.assets import file_events
 from file_pipeline.errors import EventPublishError
 from file_pipeline.event_batches import PolledBatch, RejectedMessage, poll_new_events
-from file_pipeline.resources import KafkaResource
+from file_pipeline.events import EventType
+from file_pipeline.resources import KafkaResource, PostgresResource
 
 SENSOR_GROUP_ID = "file-pipeline-sensor"
-MAX_EVENTS_PER_RUN = 500
+MAX_EVENTS_PER_RUN = int(settings.FILE_EVENTS_BATCH_SIZE.value())
+TICK_INTERVAL_SECONDS = int(settings.FILE_EVENTS_SENSOR_INTERVAL.value())
 TICK_TIME_BUDGET_SECONDS = 20.0
+MAX_UPLOAD_RUN_TAGS = 5
 
 
 def parse_cursor(cursor: str | None, topic: str) -> dict[int, int]:
@@ -75,7 +80,7 @@ def dead_letter(kafka: KafkaResource, topic: str, rejected: list[RejectedMessage
 
 @dg.sensor(
     job=process_file_events,
-    minimum_interval_seconds=5,
+    minimum_interval_seconds=TICK_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Consumes `file-events` with per-partition offsets kept in the cursor and launches one "
@@ -83,7 +88,7 @@ def dead_letter(kafka: KafkaResource, topic: str, rejected: list[RejectedMessage
     ),
 )
 def file_events_sensor(
-    context: dg.SensorEvaluationContext, kafka: KafkaResource
+    context: dg.SensorEvaluationContext, kafka: KafkaResource, postgres: PostgresResource
 ) -> dg.SensorResult:
     topic = kafka.file_events_topic
     kafka.ensure_topics()
@@ -100,6 +105,7 @@ def file_events_sensor(
     finally:
         consumer.close()
 
+    upload_runs = _reject_unknown_files(batch, postgres)
     dead_letter(kafka, topic, batch.rejected)
     for r in batch.rejected:
         context.log.warning(f"dead-lettered {topic}[{r.partition}]@{r.offset}: {r.reason}")
@@ -119,10 +125,57 @@ def file_events_sensor(
                     "file_pipeline/topic": topic,
                     "file_pipeline/offsets": offsets_tag,
                     "file_pipeline/events": str(len(batch.events)),
+                    "file_pipeline/upload_runs": ",".join(upload_runs[:MAX_UPLOAD_RUN_TAGS])
+                    + (",…" if len(upload_runs) > MAX_UPLOAD_RUN_TAGS else ""),
                 },
             )
         )
     context.log.info(
         f"{len(batch.events)} events, {len(batch.rejected)} dead-lettered, lag {batch.lag()}"
     )
-    return dg.SensorResult(run_requests=run_requests, cursor=make_cursor(topic, batch.next_offsets))
+    lag = dg.AssetObservation(
+        asset_key=file_events.key,
+        metadata={
+            "consumer_lag": batch.lag(),
+            "events_read": len(batch.events),
+            "dead_lettered": len(batch.rejected),
+            "next_offsets": dg.MetadataValue.json(
+                {str(p): o for p, o in sorted(batch.next_offsets.items())}
+            ),
+        },
+    )
+    return dg.SensorResult(
+        run_requests=run_requests,
+        cursor=make_cursor(topic, batch.next_offsets),
+        asset_events=[lag] if batch.high_watermarks else [],
+    )
+
+
+def _reject_unknown_files(batch: PolledBatch, postgres: PostgresResource) -> list[str]:
+    """Move UPLOADED events whose file has no row to the rejected list (they go to the DLQ);
+    returns the upload runs that produced the batch's files, for the run's tags."""
+    ids = [r.event.file.id for r in batch.events]
+    if not ids:
+        return []
+    with postgres.connection() as conn:
+        found = dict(
+            conn.execute(
+                "SELECT id, upload_run_id FROM files WHERE id = ANY(%s)", (ids,)
+            ).fetchall()
+        )
+    kept = []
+    for received in batch.events:
+        if received.event.event_type == EventType.UPLOADED and received.event.file.id not in found:
+            batch.rejected.append(
+                RejectedMessage(
+                    received.partition,
+                    received.offset,
+                    received.key,
+                    received.value,
+                    f"unknown file: no row in files for id {received.event.file.id}",
+                )
+            )
+        else:
+            kept.append(received)
+    batch.events = kept
+    return sorted({run for run in found.values() if run})
