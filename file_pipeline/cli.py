@@ -270,34 +270,44 @@ def search(query: str, uploaded_by: str | None, limit: int) -> None:
 
 @main.command()
 def stats() -> None:
-    """Print file statistics."""
-    from file_pipeline.db import queries
+    """Print file statistics (the same numbers as the `file_statistics` asset)."""
     from file_pipeline.runtime import build_resources
 
-    _, postgres, _ = build_resources()
+    _, postgres, kafka = build_resources()
+    _print_stats(postgres, kafka)
+
+
+def _print_stats(postgres: Any, kafka: Any) -> None:
+    from file_pipeline.statistics import compute_statistics
+
     with postgres.connection() as conn:
-        _print_stats(queries.file_statistics(conn))
+        stats = compute_statistics(conn, kafka)
 
+    def seconds(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.1f}s"
 
-def _print_stats(stats: dict[str, Any]) -> None:
-    totals = stats["totals"]
     click.secho("STATISTICS", bold=True)
-    click.echo(f"  files stored      {totals['files']}")
-    click.echo(f"  bytes stored      {totals['bytes']}")
-    click.echo(f"  users             {totals['users']}")
+    click.echo(f"  files stored        {stats.files}")
+    click.echo(f"  bytes stored        {stats.bytes}")
+    click.echo(f"  users               {stats.users}")
+    click.echo("  by status           " + ", ".join(f"{k}={v}" for k, v in stats.by_status.items()))
     click.echo(
-        f"  events sent       {stats['events']['sent']} (unsent {stats['events']['unsent']})"
+        f"  upload -> processed p50 {seconds(stats.latency_p50_seconds)}, "
+        f"p95 {seconds(stats.latency_p95_seconds)}"
     )
-    click.echo(f"  EXIF rows         {stats['exif_rows']}")
+    click.echo(f"  events sent         {stats.events_sent} (unsent {stats.events_unsent})")
+    dlq = "unknown (Kafka unavailable)" if stats.dlq_messages is None else stats.dlq_messages
+    click.echo(f"  dead letters        {dlq}")
     click.echo(
-        "  by status         "
-        + ", ".join(f"{r['status']}={r['files']}" for r in stats["by_status"])
+        f"  outputs             {stats.exif_rows} EXIF rows, {stats.thumbnails} thumbnails, "
+        f"{stats.indexed_files} indexed files, {stats.notifications} notifications"
     )
     click.echo("  by content type")
-    for row in stats["by_content_type"]:
-        click.echo(
-            f"    {row['content_type']:<28} {row['files']:>5} files {row['bytes']:>12} bytes"
-        )
+    for row in stats.by_content_type.itertuples(index=False):
+        click.echo(f"    {row.content_type:<28} {row.files:>6} files {row.bytes:>14} bytes")
+    click.echo("  by user")
+    for row in stats.by_user.itertuples(index=False):
+        click.echo(f"    {row.uploaded_by:<28} {row.files:>6} files {row.bytes:>14} bytes")
 
 
 @main.command()
@@ -329,7 +339,7 @@ def demo(timeout: int) -> None:
     file_ids = [r.data["id"] for r in metadata["file_table"].records]
 
     click.secho("3. dagster-daemon: file_events_sensor launches processing runs", bold=True)
-    _, postgres, _ = runtime.build_resources()
+    _, postgres, kafka = runtime.build_resources()
     log_path = Path(os.environ["DAGSTER_HOME"]) / "logs" / "demo-daemon.log"
     with runtime.dagster_daemon(log_path) as daemon:
         outcomes = runtime.wait_for_results(
@@ -350,8 +360,7 @@ def demo(timeout: int) -> None:
                 click.echo(f"    {step:<14} {outcome:<8} {detail or ''}")
             if file_id not in outcomes:
                 click.echo(f"    not processed within {timeout}s (daemon log: {log_path})")
-    with postgres.connection() as conn:
-        _print_stats(queries.file_statistics(conn))
+    _print_stats(postgres, kafka)
     click.echo(f"demo finished in {time.monotonic() - started:.1f}s")
     if len(outcomes) != len(file_ids):
         _fail(f"{len(file_ids) - len(outcomes)} files were not processed within {timeout}s")

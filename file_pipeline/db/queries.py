@@ -376,32 +376,3 @@ def mark_processed(conn: psycopg.Connection, file_id: str) -> None:
     conn.execute(
         "UPDATE files SET processed_at = coalesce(processed_at, now()) WHERE id = %s", (file_id,)
     )
-
-
-def file_statistics(conn: psycopg.Connection) -> dict[str, Any]:
-    """Totals the demo and `file-pipeline stats` print."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        totals = cur.execute(
-            "SELECT count(*) AS files, coalesce(sum(file_size), 0) AS bytes,"
-            " count(DISTINCT uploaded_by) AS users FROM files WHERE deleted_at IS NULL"
-        ).fetchone()
-        by_status = cur.execute(
-            "SELECT status, count(*) AS files FROM files GROUP BY status ORDER BY status"
-        ).fetchall()
-        by_type = cur.execute(
-            "SELECT coalesce(content_type, 'unknown') AS content_type, count(*) AS files,"
-            " sum(file_size) AS bytes FROM files WHERE deleted_at IS NULL"
-            " GROUP BY 1 ORDER BY files DESC, content_type"
-        ).fetchall()
-        events = cur.execute(
-            "SELECT count(*) FILTER (WHERE sent_at IS NOT NULL) AS sent,"
-            " count(*) FILTER (WHERE sent_at IS NULL) AS unsent FROM outbox"
-        ).fetchone()
-        exif = cur.execute("SELECT count(*) AS rows FROM exif_metadata").fetchone()
-    return {
-        "totals": totals,
-        "by_status": by_status,
-        "by_content_type": by_type,
-        "events": events,
-        "exif_rows": exif["rows"],
-    }

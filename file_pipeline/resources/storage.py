@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import boto3
-from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster_aws.s3 import S3Resource
@@ -84,39 +85,51 @@ class ObjectStorageResource(S3Resource):
         base = (self.endpoint_url or f"https://s3.{self.region_name}.amazonaws.com").rstrip("/")
         return f"{base}/{self.bucket}/{key}"
 
-    def _transfer_config(self) -> TransferConfig:
-        return TransferConfig(
-            multipart_threshold=MULTIPART_THRESHOLD,
-            multipart_chunksize=MULTIPART_CHUNK,
-            max_concurrency=self.max_concurrency,
-            use_threads=self.max_concurrency > 1,
-        )
-
     def upload_file(self, path: Path, key: str, content_type: str) -> None:
-        """Stream a local file to `key`: multipart above 16 MiB, parts read from disk as they are
-        sent, so memory stays bounded whatever the file's size."""
+        """Stream a local file to `key`.
+
+        Files above 16 MiB go up as a multipart upload whose parts are read from disk only when
+        a worker is free to send them: at most `max_concurrency` parts of 8 MiB are in memory,
+        whatever the file's size or the store's speed. A failed multipart upload is aborted, so
+        no invisible parts are left behind.
+        """
+        size = path.stat().st_size
+        if size <= MULTIPART_THRESHOLD:
+            self.put_bytes(key, path.read_bytes(), content_type)
+            return
+        client = self.get_client()
         try:
-            self.get_client().upload_file(
-                str(path),
-                self.bucket,
-                key,
-                ExtraArgs={"ContentType": content_type},
-                Config=self._transfer_config(),
-            )
+            upload_id = client.create_multipart_upload(
+                Bucket=self.bucket, Key=key, ContentType=content_type
+            )["UploadId"]
         except (BotoCoreError, ClientError) as exc:
             raise self._fail("upload", key, exc) from exc
 
-    def upload_stream(self, stream: BinaryIO, key: str, content_type: str) -> None:
+        def send(number: int) -> dict[str, Any]:
+            with path.open("rb") as fh:
+                fh.seek((number - 1) * MULTIPART_CHUNK)
+                body = fh.read(MULTIPART_CHUNK)
+            etag = client.upload_part(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body
+            )["ETag"]
+            return {"PartNumber": number, "ETag": etag}
+
+        part_count = -(-size // MULTIPART_CHUNK)
         try:
-            self.get_client().upload_fileobj(
-                stream,
-                self.bucket,
-                key,
-                ExtraArgs={"ContentType": content_type},
-                Config=self._transfer_config(),
+            with ThreadPoolExecutor(max_workers=self.max_concurrency) as pool:
+                # Every part is submitted at once, but a task reads its part only when it runs.
+                parts = list(pool.map(send, range(1, part_count + 1)))
+            client.complete_multipart_upload(
+                Bucket=self.bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
             )
         except (BotoCoreError, ClientError) as exc:
+            with contextlib.suppress(BotoCoreError, ClientError):
+                client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
             raise self._fail("upload", key, exc) from exc
+        except OSError:
+            with contextlib.suppress(BotoCoreError, ClientError):
+                client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+            raise
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
         try:

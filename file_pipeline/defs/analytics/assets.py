@@ -1,11 +1,21 @@
 """Analytics domain: statistics over the application tables (UI and `file-pipeline stats`)."""
 
 import dagster as dg
-import pandas as pd
 
-from file_pipeline.db import queries
 from file_pipeline.defs.processing.assets import notifications
-from file_pipeline.resources import PostgresResource
+from file_pipeline.defs.upload.assets import file_events
+from file_pipeline.resources import KafkaResource, PostgresResource
+from file_pipeline.statistics import compute_statistics
+
+
+def latest_consumer_lag(instance: dg.DagsterInstance) -> int | None:
+    """The lag the `file_events_sensor` observed on its latest tick."""
+    records = instance.fetch_observations(file_events.key, limit=1).records
+    if not records:
+        return None
+    observation = records[0].asset_observation
+    value = observation.metadata.get("consumer_lag") if observation else None
+    return int(value.value) if value is not None else None
 
 
 @dg.asset(
@@ -13,24 +23,29 @@ from file_pipeline.resources import PostgresResource
     deps=[notifications],
     kinds={"postgres", "pandas"},
     owners=["team:file-pipeline"],
-    description="Totals and breakdowns of stored files, by status and content type.",
+    automation_condition=dg.AutomationCondition.eager(),
+    description=(
+        "Totals and breakdowns of stored files (by user, content type and status), bytes, "
+        "upload-to-processed latency (p50/p95), dead-letter size and consumer lag. Numbers are "
+        "metadata, so the UI plots them over time; materialized after each processing run."
+    ),
 )
-def file_statistics(postgres: PostgresResource) -> dg.MaterializeResult:
+def file_statistics(
+    context: dg.AssetExecutionContext, postgres: PostgresResource, kafka: KafkaResource
+) -> dg.MaterializeResult:
     with postgres.connection() as conn:
-        stats = queries.file_statistics(conn)
-    by_type = pd.DataFrame(stats["by_content_type"], columns=["content_type", "files", "bytes"])
-    by_status = {row["status"]: row["files"] for row in stats["by_status"]}
-    return dg.MaterializeResult(
-        metadata={
-            "files": stats["totals"]["files"],
-            "bytes": int(stats["totals"]["bytes"]),
-            "users": stats["totals"]["users"],
-            "events_sent": stats["events"]["sent"],
-            "events_unsent": stats["events"]["unsent"],
-            "exif_rows": stats["exif_rows"],
-            **{f"files_{status}": count for status, count in by_status.items()},
-            "by_content_type": dg.MetadataValue.md(by_type.to_markdown(index=False))
-            if not by_type.empty
-            else "no files",
-        }
+        stats = compute_statistics(conn, kafka)
+    metadata: dict[str, object] = dict(stats.numbers())
+    lag = latest_consumer_lag(context.instance)
+    if lag is not None:
+        metadata["consumer_lag"] = lag
+    metadata["by_user"] = dg.MetadataValue.md(stats.by_user.to_markdown(index=False))
+    metadata["by_content_type"] = dg.MetadataValue.md(
+        stats.by_content_type.to_markdown(index=False)
     )
+    metadata["by_status"] = dg.MetadataValue.md(
+        "\n".join(["| status | files |", "| --- | --- |"])
+        + "\n"
+        + "\n".join(f"| {s} | {n} |" for s, n in stats.by_status.items())
+    )
+    return dg.MaterializeResult(metadata=metadata)
