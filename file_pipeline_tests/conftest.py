@@ -11,14 +11,22 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
+from dagster_graphql import DagsterGraphQLClient
 
 from file_pipeline import settings
+from file_pipeline_tests.helpers import REPOSITORY_QUERY
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SESSION_ID = uuid.uuid4().hex[:8]
@@ -137,3 +145,61 @@ def definitions(pipeline_env: dict[str, str]):  # noqa: ANN201
     from file_pipeline.runtime import load_definitions
 
     return load_definitions()
+
+
+@dataclass
+class DagsterDev:
+    """A running `dagster dev` (webserver + daemon) on this session's instance."""
+
+    url: str
+    client: Any
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def dagster_dev(pipeline_env, resources, tmp_path_factory) -> Iterator[DagsterDev]:  # noqa: ANN001
+    port = _free_port()
+    log = tmp_path_factory.mktemp("dagster_dev") / "dagster-dev.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("dagster")),
+                "dev",
+                "-w",
+                str(PROJECT_ROOT / "workspace.yaml"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+            cwd=PROJECT_ROOT,
+            env=dict(os.environ),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    client = DagsterGraphQLClient("127.0.0.1", port_number=port)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            client._execute(REPOSITORY_QUERY)
+            break
+        except Exception as exc:  # noqa: BLE001 - not serving yet
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                tail = log.read_text()[-3000:]
+                raise AssertionError(f"dagster dev did not come up: {tail}") from exc
+            time.sleep(1)
+    try:
+        yield DagsterDev(f"http://127.0.0.1:{port}", client)
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)

@@ -11,6 +11,22 @@ from confluent_kafka import KafkaError, TopicPartition
 
 from file_pipeline.resources import KafkaResource
 
+REPOSITORY_QUERY = """
+{
+  repositoriesOrError {
+    ... on RepositoryConnection {
+      nodes {
+        name
+        location { name }
+        jobs { name }
+        sensors { name sensorState { status } }
+        assetNodes { assetKey { path } }
+      }
+    }
+  }
+}
+"""
+
 
 def run_upload(
     definitions: dg.Definitions,
