@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
-from PIL import ExifTags, Image, UnidentifiedImageError
+from PIL import ExifTags, Image
 
-from file_pipeline.errors import ImageProcessingError
+from file_pipeline.processing.images import guarded_decode
 
-MAX_IMAGE_PIXELS = 80_000_000
 _EXIF_IFD = 0x8769
 _GPS_IFD = 0x8825
 
@@ -78,24 +76,11 @@ def _clean_text(value: Any) -> str | None:
 
 def extract_exif(data: bytes) -> ExifResult:
     """Read the EXIF of an image. Raises ImageProcessingError for corrupt or oversized images."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            previous_limit = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-            try:
-                image = Image.open(io.BytesIO(data))
-                width, height = image.size
-                image_format = image.format or "unknown"
-                exif = image.getexif()
-            finally:
-                Image.MAX_IMAGE_PIXELS = previous_limit
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageProcessingError(f"refused: decompression bomb ({exc})") from exc
-    except UnidentifiedImageError as exc:
-        raise ImageProcessingError("not a decodable image") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageProcessingError(f"corrupt image: {exc}") from exc
+    with guarded_decode():
+        image = Image.open(io.BytesIO(data))
+        width, height = image.size
+        image_format = image.format or "unknown"
+        exif = image.getexif()
 
     tags: dict[str, Any] = {}
     for tag_id, value in exif.items():

@@ -9,14 +9,12 @@ out upright, and the renditions carry no EXIF (no GPS position leaks into a thum
 from __future__ import annotations
 
 import io
-import warnings
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
-from file_pipeline.errors import ImageProcessingError
 from file_pipeline.keys import thumbnail_prefix
-from file_pipeline.processing.exif import MAX_IMAGE_PIXELS
+from file_pipeline.processing.images import guarded_decode
 
 THUMBNAIL_SIZE = (250, 250)
 PREVIEW_LONGEST_SIDE = 1440
@@ -41,39 +39,24 @@ def make_renditions(data: bytes) -> list[Rendition]:
 
     Animated images (GIF, WebP, APNG) give their first frame.
     """
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            previous_limit = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
-            try:
-                image = Image.open(io.BytesIO(data))
-                source_mode = image.mode
-                icc_profile = image.info.get("icc_profile")
-                # JPEG only: decode at 1/2, 1/4 or 1/8 scale when that still covers the preview.
-                image.draft(None, (PREVIEW_LONGEST_SIDE, PREVIEW_LONGEST_SIDE))
-                image = ImageOps.exif_transpose(image)
-                image = _to_rgb_or_rgba(image)
-                preview = image.copy()
-                preview.thumbnail(
-                    (PREVIEW_LONGEST_SIDE, PREVIEW_LONGEST_SIDE), Image.Resampling.LANCZOS
-                )
-                thumbnail = preview.copy()
-                thumbnail.thumbnail(THUMBNAIL_SIZE, Image.Resampling.LANCZOS)
-            finally:
-                Image.MAX_IMAGE_PIXELS = previous_limit
+    with guarded_decode():
+        image = Image.open(io.BytesIO(data))
+        source_mode = image.mode
+        icc_profile = image.info.get("icc_profile")
+        # JPEG only: decode at 1/2, 1/4 or 1/8 scale when that still covers the preview.
+        image.draft(None, (PREVIEW_LONGEST_SIDE, PREVIEW_LONGEST_SIDE))
+        image = ImageOps.exif_transpose(image)
+        image = _to_rgb_or_rgba(image)
+        preview = image.copy()
+        preview.thumbnail((PREVIEW_LONGEST_SIDE, PREVIEW_LONGEST_SIDE), Image.Resampling.LANCZOS)
+        thumbnail = preview.copy()
+        thumbnail.thumbnail(THUMBNAIL_SIZE, Image.Resampling.LANCZOS)
         if source_mode not in _ICC_SAFE_MODES:
             icc_profile = None
         return [
             _encode_webp("thumbnail", thumbnail, icc_profile),
             _encode_jpeg("preview", preview, icc_profile),
         ]
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageProcessingError(f"refused: decompression bomb ({exc})") from exc
-    except UnidentifiedImageError as exc:
-        raise ImageProcessingError("not a decodable image") from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageProcessingError(f"corrupt image: {exc}") from exc
 
 
 def rendition_key(file_id: str, rendition: Rendition) -> str:

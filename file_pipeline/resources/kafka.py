@@ -31,6 +31,11 @@ class KafkaResource(dg.ConfigurableResource):
     )
     replication_factor: int = Field(default=1, description="Replication factor for new topics.")
     client_id: str = Field(default="file-pipeline", description="Client id shown in broker logs.")
+    client_config: dict[str, str] = Field(
+        default={},
+        description="Extra librdkafka properties for every client, e.g. security.protocol, "
+        "sasl.mechanism, sasl.username, sasl.password for MSK or Confluent Cloud.",
+    )
 
     @property
     def dead_letter_topic(self) -> str:
@@ -42,6 +47,7 @@ class KafkaResource(dg.ConfigurableResource):
             "client.id": self.client_id,
             "broker.address.family": "v4",
             "log_level": 4,
+            **self.client_config,
         }
 
     def producer(self, **overrides: Any) -> Producer:

@@ -40,9 +40,10 @@ class ObjectStorageResource(S3Resource):
                 "s3",
                 endpoint_url=self.endpoint_url or None,
                 region_name=self.region_name,
-                aws_access_key_id=self.aws_access_key_id,
-                aws_secret_access_key=self.aws_secret_access_key,
-                aws_session_token=self.aws_session_token,
+                # Empty keys mean "use the default AWS credential chain" (instance profile, IRSA).
+                aws_access_key_id=self.aws_access_key_id or None,
+                aws_secret_access_key=self.aws_secret_access_key or None,
+                aws_session_token=self.aws_session_token or None,
                 use_ssl=self.use_ssl,
                 verify=self.verify,
                 config=BotoConfig(

@@ -46,6 +46,18 @@ PROCESSING_STEPS = ("virus_scan", "exif_metadata", "thumbnails", "search_index")
 Row = dict[str, Any] | None
 
 
+def _not_a_clean_image(row: Row) -> StepOutcome | None:
+    """Why an image step skips this file, or None when it is a clean image it can decode."""
+    if not is_clean(row):
+        return StepOutcome("skipped", not_clean_reason(row))
+    assert row is not None
+    if not is_image_content_type(row["content_type"]):
+        return StepOutcome("skipped", f"not an image ({row['content_type']})")
+    if row["file_size"] > MAX_IMAGE_BYTES:
+        return StepOutcome("skipped", f"larger than {MAX_IMAGE_BYTES} bytes")
+    return None
+
+
 def _deleted(received: ReceivedEvent) -> bool:
     return received.event.event_type == EventType.DELETED
 
@@ -150,13 +162,9 @@ def exif_metadata(
         if _deleted(received):
             removed = queries.delete_derived(conn, file_id, "exif_metadata")
             return StepOutcome("done", f"DELETED: removed {removed} rows")
-        if not is_clean(row):
-            return StepOutcome("skipped", not_clean_reason(row))
+        if (skip := _not_a_clean_image(row)) is not None:
+            return skip
         assert row is not None
-        if not is_image_content_type(row["content_type"]):
-            return StepOutcome("skipped", f"not an image ({row['content_type']})")
-        if row["file_size"] > MAX_IMAGE_BYTES:
-            return StepOutcome("skipped", f"larger than {MAX_IMAGE_BYTES} bytes")
         exif = extract_exif(storage.get_bytes(row["s3_key"]))
         queries.upsert_exif(conn, file_id, exif, received.dedup_key, context.run.run_id)
         camera = " ".join(filter(None, [exif.camera_make, exif.camera_model]))
@@ -197,13 +205,9 @@ def thumbnails(
                 storage.delete(key)
             queries.delete_derived(conn, file_id, "thumbnails")
             return StepOutcome("done", f"DELETED: removed {len(stale)} objects")
-        if not is_clean(row):
-            return StepOutcome("skipped", not_clean_reason(row))
+        if (skip := _not_a_clean_image(row)) is not None:
+            return skip
         assert row is not None
-        if not is_image_content_type(row["content_type"]):
-            return StepOutcome("skipped", f"not an image ({row['content_type']})")
-        if row["file_size"] > MAX_IMAGE_BYTES:
-            return StepOutcome("skipped", f"larger than {MAX_IMAGE_BYTES} bytes")
         renditions = make_renditions(storage.get_bytes(row["s3_key"]))
         for rendition in renditions:
             key = rendition_key(file_id, rendition)

@@ -1,0 +1,34 @@
+"""Decoding untrusted images safely: a pixel limit against decompression bombs, and every decoder
+failure turned into one typed error that names the reason."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from PIL import Image, UnidentifiedImageError
+
+from file_pipeline.errors import ImageProcessingError
+
+MAX_IMAGE_PIXELS = 80_000_000
+
+
+@contextmanager
+def guarded_decode() -> Iterator[None]:
+    """Run image decoding under the pixel limit; raises ImageProcessingError for bombs, files
+    that are not images, and corrupt or truncated images."""
+    previous_limit = Image.MAX_IMAGE_PIXELS
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+            yield
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageProcessingError(f"refused: decompression bomb ({exc})") from exc
+    except UnidentifiedImageError as exc:
+        raise ImageProcessingError("not a decodable image") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageProcessingError(f"corrupt image: {exc}") from exc
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous_limit
