@@ -59,6 +59,7 @@ def test_ruff_is_clean() -> None:
             "check",
             "file_pipeline",
             "file_pipeline_tests",
+            "benchmarks",
         ],
         cwd=PROJECT_ROOT,
         capture_output=True,
