@@ -81,3 +81,23 @@ def test_run_launched_through_graphql_is_processed_by_the_daemon_sensor(
         time.sleep(1)
     assert processed_by is not None, "a sensor-launched process_file_events run succeeded"
     assert processed_by.tags["dagster/sensor_name"] == "file_events_sensor"
+
+
+def test_file_statistics_is_materialized_after_processing_by_automation(
+    dagster_dev,  # noqa: ANN001
+    instance,  # noqa: ANN001
+) -> None:
+    """`file_statistics` is eager: the daemon's automation sensor materializes it after the
+    processing runs above, with no schedule and no click."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        latest = instance.get_latest_materialization_event(dg.AssetKey("file_statistics"))
+        if latest is not None and latest.dagster_event is not None:
+            run = instance.get_run_by_id(latest.run_id)
+            if run is not None and "dagster/sensor_name" in run.tags:
+                break
+        time.sleep(2)
+    else:
+        raise AssertionError("file_statistics was not materialized by the automation sensor")
+    metadata = latest.asset_materialization.metadata
+    assert metadata["files"].value >= 4 and "latency_p50_seconds" in metadata

@@ -49,3 +49,12 @@ def file_statistics(
         + "\n".join(f"| {s} | {n} |" for s, n in stats.by_status.items())
     )
     return dg.MaterializeResult(metadata=metadata)
+
+
+statistics_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "statistics_automation_sensor",
+    target=dg.AssetSelection.assets(file_statistics),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=15,
+    description="Evaluates `file_statistics`'s eager condition: refresh after processing runs.",
+)
