@@ -72,7 +72,7 @@ FILE_EVENTS_BATCH_SIZE = EnvVar(
     "FILE_EVENTS_BATCH_SIZE", "500", "most events one processing run handles"
 )
 FILE_EVENTS_SENSOR_INTERVAL = EnvVar(
-    "FILE_EVENTS_SENSOR_INTERVAL", "5", "seconds between file_events_sensor ticks"
+    "FILE_EVENTS_SENSOR_INTERVAL", "2", "seconds between file_events_sensor ticks"
 )
 
 ALL_ENV_VARS: tuple[EnvVar, ...] = (

@@ -1,8 +1,9 @@
 """Asset checks that tell the truth about the data, not just about the last run.
 
-They run with the runs that materialize their assets, and every 15 minutes through the
-`check_data_health` job, so a problem that appears between runs (a blob deleted by hand, an
-outbox stuck behind a Kafka outage) shows up in the UI.
+They scan whole tables and the bucket, so they run every 15 minutes through the
+`check_data_health` job (and on demand from the UI), not inside each upload or processing run; a
+problem that appears between runs (a blob deleted by hand, an outbox stuck behind a Kafka outage)
+shows up there.
 """
 
 import dagster as dg

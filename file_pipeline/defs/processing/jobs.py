@@ -14,7 +14,7 @@ PROCESSING_ASSETS = [virus_scan, exif_metadata, thumbnails, search_index, notifi
 
 process_file_events = dg.define_asset_job(
     name="process_file_events",
-    selection=dg.AssetSelection.assets(*PROCESSING_ASSETS),
+    selection=dg.AssetSelection.assets(*PROCESSING_ASSETS).without_checks(),
     description="Process one batch of `file-events` (offset ranges in run config).",
     # One process for the whole batch: a step subprocess per asset would cost seconds per run.
     executor_def=dg.in_process_executor,
