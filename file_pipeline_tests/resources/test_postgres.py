@@ -2,7 +2,7 @@ import pytest
 
 from file_pipeline.db import queries
 from file_pipeline.events import EventType, FileMetadata, new_event
-from file_pipeline.resources import PostgresResource
+from file_pipeline.resources import KafkaResource, PostgresResource
 
 pytestmark = pytest.mark.stack
 
@@ -33,7 +33,9 @@ def test_files_table_has_the_seed_columns_first(postgres: PostgresResource) -> N
     assert {"sha256", "status", "deleted_at"} <= set(columns)
 
 
-def test_row_and_outbox_round_trip_in_one_transaction(postgres: PostgresResource) -> None:
+def test_row_and_outbox_round_trip_in_one_transaction(
+    postgres: PostgresResource, kafka: KafkaResource
+) -> None:
     meta = FileMetadata(
         id="row-round-trip",
         filename='it\'s "quoted"; DROP TABLE files; --.txt',
@@ -49,7 +51,7 @@ def test_row_and_outbox_round_trip_in_one_transaction(postgres: PostgresResource
     event = new_event(EventType.UPLOADED, meta, 1696500000000)
     with postgres.connection() as conn:
         with conn.transaction():
-            queries.insert_file_with_event(conn, meta, event, "file-events", "run-1")
+            queries.insert_file_with_event(conn, meta, event, kafka.file_events_topic, "run-1")
         row = queries.get_file(conn, meta.id)
         outbox = conn.execute(
             "SELECT event_id::text, message_key, payload, sent_at FROM outbox WHERE file_id = %s",
@@ -64,7 +66,9 @@ def test_row_and_outbox_round_trip_in_one_transaction(postgres: PostgresResource
     assert latest is not None
 
 
-def test_failed_transaction_leaves_neither_row_nor_event(postgres: PostgresResource) -> None:
+def test_failed_transaction_leaves_neither_row_nor_event(
+    postgres: PostgresResource, kafka: KafkaResource
+) -> None:
     meta = FileMetadata(
         id="rolled-back",
         filename="a",
@@ -77,7 +81,7 @@ def test_failed_transaction_leaves_neither_row_nor_event(postgres: PostgresResou
     event = new_event(EventType.UPLOADED, meta, 1)
     with postgres.connection() as conn:
         with pytest.raises(RuntimeError), conn.transaction():
-            queries.insert_file_with_event(conn, meta, event, "file-events", None)
+            queries.insert_file_with_event(conn, meta, event, kafka.file_events_topic, None)
             raise RuntimeError("crash after the row, before commit")
         assert queries.get_file(conn, meta.id) is None
         count = conn.execute(
