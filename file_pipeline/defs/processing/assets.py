@@ -6,7 +6,6 @@ file, so a redelivered batch leaves exactly one output per file.
 """
 
 import json
-import time
 from typing import Any
 
 import dagster as dg
@@ -14,14 +13,12 @@ import psycopg
 
 from file_pipeline import keys
 from file_pipeline.db import queries
-from file_pipeline.defs.processing.batch import load_batch
 from file_pipeline.defs.processing.config import EventBatchConfig
 from file_pipeline.defs.processing.steps import (
     StepOutcome,
     is_clean,
     not_clean_reason,
-    run_step,
-    step_metadata,
+    process_batch,
 )
 from file_pipeline.defs.upload.assets import file_events
 from file_pipeline.event_batches import ReceivedEvent
@@ -81,7 +78,6 @@ def virus_scan(
     postgres: PostgresResource,
     clamav: ClamAVResource,
 ) -> dg.MaterializeResult:
-    started = time.monotonic()
     scanner = clamav.scanner()
     unavailable: list[str] = []
 
@@ -127,8 +123,7 @@ def virus_scan(
         )
         return StepOutcome("done", f"infected: {verdict.signature}; moved to {quarantined}")
 
-    outcomes = run_step(context, "virus_scan", load_batch(context, config, kafka), postgres, scan)
-    metadata = step_metadata(outcomes, started)
+    metadata, outcomes = process_batch(context, "virus_scan", config, kafka, postgres, scan)
     metadata["files_infected"] = sum(1 for o in outcomes if o["detail"].startswith("infected"))
     if unavailable:
         raise dg.Failure(
@@ -155,8 +150,6 @@ def exif_metadata(
     storage: ObjectStorageResource,
     postgres: PostgresResource,
 ) -> dg.MaterializeResult:
-    started = time.monotonic()
-
     def extract(conn: psycopg.Connection, received: ReceivedEvent, row: Row) -> StepOutcome:
         file_id = received.event.file.id
         if _deleted(received):
@@ -172,9 +165,8 @@ def exif_metadata(
             "done", f"{exif.width}x{exif.height}" + (f", {camera}" if camera else "")
         )
 
-    events = load_batch(context, config, kafka)
-    outcomes = run_step(context, "exif_metadata", events, postgres, extract)
-    return dg.MaterializeResult(metadata=step_metadata(outcomes, started))
+    metadata, _ = process_batch(context, "exif_metadata", config, kafka, postgres, extract)
+    return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset(
@@ -195,8 +187,6 @@ def thumbnails(
     storage: ObjectStorageResource,
     postgres: PostgresResource,
 ) -> dg.MaterializeResult:
-    started = time.monotonic()
-
     def render(conn: psycopg.Connection, received: ReceivedEvent, row: Row) -> StepOutcome:
         file_id = received.event.file.id
         if _deleted(received):
@@ -225,8 +215,8 @@ def thumbnails(
         sizes = ", ".join(f"{r.name} {r.width}x{r.height}" for r in renditions)
         return StepOutcome("done", sizes)
 
-    outcomes = run_step(context, "thumbnails", load_batch(context, config, kafka), postgres, render)
-    return dg.MaterializeResult(metadata=step_metadata(outcomes, started))
+    metadata, _ = process_batch(context, "thumbnails", config, kafka, postgres, render)
+    return dg.MaterializeResult(metadata=metadata)
 
 
 @dg.asset(
@@ -246,8 +236,6 @@ def search_index(
     storage: ObjectStorageResource,
     postgres: PostgresResource,
 ) -> dg.MaterializeResult:
-    started = time.monotonic()
-
     def index(conn: psycopg.Connection, received: ReceivedEvent, row: Row) -> StepOutcome:
         file_id = received.event.file.id
         if _deleted(received) or (row is not None and row["status"] == "infected"):
@@ -271,10 +259,8 @@ def search_index(
         )
         return StepOutcome("done", f"{len(body)} characters of text" if body else "filename only")
 
-    outcomes = run_step(
-        context, "search_index", load_batch(context, config, kafka), postgres, index
-    )
-    return dg.MaterializeResult(metadata=step_metadata(outcomes, started))
+    metadata, _ = process_batch(context, "search_index", config, kafka, postgres, index)
+    return dg.MaterializeResult(metadata=metadata)
 
 
 def _notification_for(
@@ -307,8 +293,6 @@ def notifications(
     kafka: KafkaResource,
     postgres: PostgresResource,
 ) -> dg.MaterializeResult:
-    started = time.monotonic()
-
     def notify(conn: psycopg.Connection, received: ReceivedEvent, row: Row) -> StepOutcome:
         meta = received.event.file
         if row is None:
@@ -335,11 +319,8 @@ def notifications(
             queries.mark_processed(conn, meta.id)
         return StepOutcome("done" if created else "skipped", f"{kind}: {message}")
 
-    events = load_batch(context, config, kafka)
-    outcomes = run_step(context, "notifications", events, postgres, notify)
-    published = publish_notifications(postgres, kafka, context.log)
-    metadata = step_metadata(outcomes, started)
-    metadata["notifications_published"] = published
+    metadata, _ = process_batch(context, "notifications", config, kafka, postgres, notify)
+    metadata["notifications_published"] = publish_notifications(postgres, kafka, context.log)
     return dg.MaterializeResult(metadata=metadata)
 
 

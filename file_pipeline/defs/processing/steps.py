@@ -16,9 +16,11 @@ import dagster as dg
 import psycopg
 
 from file_pipeline.db import queries
+from file_pipeline.defs.processing.batch import load_batch
+from file_pipeline.defs.processing.config import EventBatchConfig
 from file_pipeline.errors import FilePipelineError, ObjectStoreError
 from file_pipeline.event_batches import ReceivedEvent
-from file_pipeline.resources import PostgresResource
+from file_pipeline.resources import KafkaResource, PostgresResource
 
 MAX_ATTEMPTS = 3
 RETRY_BACKOFF_SECONDS = 0.5
@@ -96,6 +98,20 @@ def run_step(
                 }
             )
     return outcomes
+
+
+def process_batch(
+    context: dg.AssetExecutionContext,
+    step: str,
+    config: EventBatchConfig,
+    kafka: KafkaResource,
+    postgres: PostgresResource,
+    handler: Handler,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Load the run's batch, apply `handler` to each event; returns (metadata, outcomes)."""
+    started = time.monotonic()
+    outcomes = run_step(context, step, load_batch(context, config, kafka), postgres, handler)
+    return step_metadata(outcomes, started), outcomes
 
 
 def step_metadata(outcomes: list[dict[str, Any]], started: float) -> dict[str, Any]:
