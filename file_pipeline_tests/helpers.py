@@ -11,6 +11,18 @@ from confluent_kafka import KafkaError, TopicPartition
 
 from file_pipeline.resources import KafkaResource
 
+# The lineage a user should see, upstream to downstream.
+LINEAGE_ASSETS = (
+    "uploaded_files",
+    "file_events",
+    "virus_scan",
+    "exif_metadata",
+    "thumbnails",
+    "search_index",
+    "notifications",
+    "file_statistics",
+)
+
 REPOSITORY_QUERY = """
 {
   repositoriesOrError {

@@ -12,6 +12,8 @@ import dagster as dg
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
+from file_pipeline_tests.helpers import LINEAGE_ASSETS
+
 pytestmark = pytest.mark.stack
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -108,16 +110,7 @@ def test_launchpad_run_sensor_run_lineage_and_statistics_in_a_browser(
                 "?view=lineage&lineageScope=upstream&lineageDepth=10",
                 wait_until="networkidle",
             )
-            for name in (
-                "uploaded_files",
-                "file_events",
-                "virus_scan",
-                "exif_metadata",
-                "thumbnails",
-                "search_index",
-                "notifications",
-                "file_statistics",
-            ):
+            for name in LINEAGE_ASSETS:
                 page.get_by_text(name, exact=True).first.wait_for(timeout=30000)
             page.wait_for_timeout(3000)
             page.screenshot(path=SCREENSHOTS / "lineage.png")

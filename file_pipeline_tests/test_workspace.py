@@ -7,7 +7,7 @@ import time
 import dagster as dg
 import pytest
 
-from file_pipeline_tests.helpers import REPOSITORY_QUERY
+from file_pipeline_tests.helpers import LINEAGE_ASSETS, REPOSITORY_QUERY
 
 pytestmark = pytest.mark.stack
 
@@ -21,16 +21,7 @@ def test_ui_shows_the_job_sensor_and_assets(dagster_dev) -> None:  # noqa: ANN00
     sensors = {s["name"]: s["sensorState"]["status"] for s in repo["sensors"]}
     assert sensors["file_events_sensor"] == "RUNNING"
     assets = {"/".join(a["assetKey"]["path"]) for a in repo["assetNodes"]}
-    assert {
-        "uploaded_files",
-        "file_events",
-        "virus_scan",
-        "exif_metadata",
-        "thumbnails",
-        "search_index",
-        "notifications",
-        "file_statistics",
-    } <= assets
+    assert set(LINEAGE_ASSETS) <= assets
 
 
 def test_run_launched_through_graphql_is_processed_by_the_daemon_sensor(
