@@ -1,64 +1,37 @@
-"""An isolated environment on the local stack for one benchmark run: its own application and
-Dagster databases, bucket, topics and DAGSTER_HOME, set in os.environ and removed afterwards."""
+"""What every benchmark shares: an isolated environment on the local stack (the same one the test
+suite uses, `file_pipeline.sandbox`) and a description of the machine the numbers come from."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
-import tempfile
-import uuid
-from collections.abc import Iterator
+import platform
+import resource
 from pathlib import Path
 
-import psycopg
+from file_pipeline.sandbox import isolated_environment
 
-from file_pipeline import settings, stack
-from file_pipeline.runtime import PROJECT_ROOT, build_resources, prepare_services
+__all__ = ["isolated_environment", "machine", "peak_rss_mb"]
 
 
-@contextlib.contextmanager
-def isolated_environment() -> Iterator[str]:
-    stack.up(echo=lambda line: None)
-    tag = uuid.uuid4().hex[:8]
-    base = settings.DATABASE_URL.default.rsplit("/", 1)[0]
-    databases = [f"fp_bench_{tag}", f"fp_bench_dagster_{tag}"]
-    with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-        for name in databases:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    home = Path(tempfile.mkdtemp(prefix="fp-bench-home-"))
-    shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    env = {
-        "DATABASE_URL": f"{base}/{databases[0]}",
-        "DAGSTER_PG_URL": f"{base}/{databases[1]}",
-        "S3_BUCKET": f"fp-bench-{tag}",
-        "FILE_EVENTS_TOPIC": f"file-events-bench-{tag}",
-        "FILE_NOTIFICATIONS_TOPIC": f"file-notifications-bench-{tag}",
-        "DAGSTER_HOME": str(home),
-    }
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    prepare_services()
-    try:
-        yield tag
-    finally:
-        storage, _, kafka = build_resources()
-        client = storage.get_client()
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=storage.bucket):
-            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-            if keys:
-                client.delete_objects(Bucket=storage.bucket, Delete={"Objects": keys})
-        client.delete_bucket(Bucket=storage.bucket)
-        topics = [kafka.file_events_topic, kafka.dead_letter_topic, kafka.notifications_topic]
-        for future in kafka.admin().delete_topics(topics).values():
-            with contextlib.suppress(Exception):
-                future.result(timeout=30)
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
-            for name in databases:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        shutil.rmtree(home, ignore_errors=True)
+def machine() -> str:
+    """CPU model, cores this process may use, memory, Python and kernel, on one line."""
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    memory_kb = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            memory_kb = int(line.split()[1])
+    return (
+        f"{model}, {cores} cores, {memory_kb / 1024 / 1024:.1f} GiB, "
+        f"Python {platform.python_version()}, Linux {platform.release()}"
+    )
+
+
+def peak_rss_mb(*, children: bool = False) -> float:
+    """Peak resident memory of this process (or of its waited-for children), in MiB."""
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    return resource.getrusage(who).ru_maxrss / 1024

@@ -1,6 +1,5 @@
 """Bulk ingest throughput: the upload path against a raw baseline doing the same work with the
-same client libraries in one process (DESIGN.md target: >= 0.8x the baseline, 2,000 files of
-64 KiB).
+same client libraries in one process (target: >= 0.8x the baseline, 2,000 files of 64 KiB).
 
     .venv/bin/python benchmarks/ingest_throughput.py [--files 2000] [--size-kib 64]
 
@@ -21,12 +20,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
+from confluent_kafka import Producer
 
-from benchmarks.common import isolated_environment
-from file_pipeline.ingest import ingest_files
-from file_pipeline.outbox import relay_outbox
+from benchmarks.common import isolated_environment, machine, peak_rss_mb
+from file_pipeline.cli.runtime import get_instance, open_resources, run_upload
 from file_pipeline.resources import KafkaResource, ObjectStorageResource, PostgresResource
-from file_pipeline.runtime import build_resources, get_instance, run_upload
+from file_pipeline.upload.ingest import ingest_files
+from file_pipeline.upload.outbox import relay_outbox
 
 LOG = logging.getLogger("benchmark")
 
@@ -57,7 +57,7 @@ def raw_baseline(
             " VALUES (%s, %s, %s, 'u', %s, 'raw', 0)",
             [(i, p.name, f"raw/{i}/{p.name}", p.stat().st_size) for i, p in items],
         )
-    producer = kafka.producer()
+    producer = Producer({"bootstrap.servers": kafka.bootstrap_servers, "acks": "all"})
     for file_id, path in items:
         producer.produce(kafka.file_events_topic, key=file_id, value=json.dumps({"n": path.name}))
         producer.poll(0)
@@ -103,8 +103,12 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--size-kib", type=int, default=64)
     args = parser.parse_args()
-    with isolated_environment(), tempfile.TemporaryDirectory() as folder:
-        storage, postgres, kafka = build_resources()
+    with (
+        isolated_environment("bench"),
+        tempfile.TemporaryDirectory() as folder,
+        open_resources() as resources,
+    ):
+        storage, postgres, kafka = resources.storage, resources.postgres, resources.kafka
         files = []
         for i in range(args.files):
             path = Path(folder) / f"file-{i:05d}.bin"
@@ -116,13 +120,15 @@ def main() -> None:
             "ingest+relay": pipeline(files, storage, postgres, kafka, "bench-direct"),
             "upload_files job": upload_job(Path(folder), "bench-job"),
         }
-    print(f"files: {args.files} x {args.size_kib} KiB ({megabytes:.0f} MiB), 2 cores")
+    print(f"machine: {machine()}")
+    print(f"files: {args.files} x {args.size_kib} KiB ({megabytes:.0f} MiB)")
     for label, seconds in timings.items():
         print(
             f"{label:<17} {seconds:7.2f} s {args.files / seconds:8.1f} files/s"
             f" {megabytes / seconds:6.1f} MiB/s"
             f"  ratio {timings['raw baseline'] / seconds:.2f}"
         )
+    print(f"peak RSS of this process: {peak_rss_mb():.0f} MiB")
     print("target: ratio >= 0.80 against the raw baseline")
 
 

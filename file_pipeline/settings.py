@@ -74,6 +74,36 @@ FILE_EVENTS_BATCH_SIZE = EnvVar(
 FILE_EVENTS_SENSOR_INTERVAL = EnvVar(
     "FILE_EVENTS_SENSOR_INTERVAL", "2", "seconds between file_events_sensor ticks"
 )
+THUMBNAIL_RENDITIONS = EnvVar(
+    "THUMBNAIL_RENDITIONS",
+    "thumbnail:250:webp:80,preview:1440:jpeg:85",
+    "renditions of clean images, name:longest-side:format:quality, comma-separated",
+)
+PROCESSING_WORKERS = EnvVar(
+    "PROCESSING_WORKERS",
+    "0",
+    "worker processes decoding files in a processing run (0: one per core)",
+)
+FILE_TIME_BUDGET_SECONDS = EnvVar(
+    "FILE_TIME_BUDGET_SECONDS",
+    "60",
+    "wall time one file's decoding and text extraction may take before it is stopped",
+)
+FILE_MEMORY_BUDGET_MB = EnvVar(
+    "FILE_MEMORY_BUDGET_MB",
+    "2048",
+    "address space of a decoding worker; a file needing more fails alone",
+)
+SPOOL_DIR = EnvVar(
+    "SPOOL_DIR",
+    "",
+    "where a run keeps the blobs it fetched once for every stage (empty: the system temp dir)",
+)
+SCAN_UNSCANNABLE = EnvVar(
+    "SCAN_UNSCANNABLE",
+    "failed",
+    "what happens to a file clamd could not fully scan (limits, encryption): failed or quarantine",
+)
 
 ALL_ENV_VARS: tuple[EnvVar, ...] = (
     DATABASE_URL,
@@ -90,6 +120,12 @@ ALL_ENV_VARS: tuple[EnvVar, ...] = (
     CLAMAV_PORT_VAR,
     FILE_EVENTS_BATCH_SIZE,
     FILE_EVENTS_SENSOR_INTERVAL,
+    THUMBNAIL_RENDITIONS,
+    PROCESSING_WORKERS,
+    FILE_TIME_BUDGET_SECONDS,
+    FILE_MEMORY_BUDGET_MB,
+    SPOOL_DIR,
+    SCAN_UNSCANNABLE,
 )
 
 

@@ -1,4 +1,5 @@
-"""Helpers shared by the service tests: run the real jobs and read the real topic."""
+"""Helpers shared by the service tests: run the real jobs, read the real topic, ask the real
+webserver."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import requests
 from confluent_kafka import KafkaError, TopicPartition
 
 from file_pipeline.resources import KafkaResource
@@ -38,6 +40,21 @@ REPOSITORY_QUERY = """
   }
 }
 """
+
+
+def graphql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    """POST a query to the webserver's public GraphQL endpoint; OSError while it is not up."""
+    try:
+        response = requests.post(
+            f"{url}/graphql", json={"query": query, "variables": variables or {}}, timeout=30
+        )
+    except requests.RequestException as exc:
+        raise OSError(str(exc)) from exc
+    response.raise_for_status()
+    body = response.json()
+    if body.get("errors"):
+        raise AssertionError(f"GraphQL errors: {body['errors']}")
+    return body["data"]
 
 
 def run_upload(

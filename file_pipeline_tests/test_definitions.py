@@ -1,17 +1,45 @@
 """Smoke test: the code location loads, with the expected assets, jobs, sensor and lineage."""
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dagster as dg
 
-from file_pipeline.runtime import load_definitions
+from file_pipeline.cli.runtime import load_definitions
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_definitions_load_without_connecting_anywhere() -> None:
+    """Every service address points at a closed port: loading must not notice."""
+    closed = {
+        "DATABASE_URL": "postgresql://nobody:x@127.0.0.1:1/nothing",
+        "DAGSTER_PG_URL": "postgresql://nobody:x@127.0.0.1:1/nothing",
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+        "S3_ENDPOINT_URL": "http://127.0.0.1:1",
+        "CLAMAV_PORT": "1",
+    }
+    script = (
+        "from file_pipeline.cli.runtime import load_definitions\n"
+        "defs = load_definitions()\n"
+        "print(len(defs.resolve_all_job_defs()), len(defs.resolve_all_asset_keys()))"
+    )
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, **closed},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert time.monotonic() - started < 60, "loading waited on something"
+
+
+def test_lineage_jobs_sensors_and_resources() -> None:
     defs = load_definitions()
     graph = defs.resolve_asset_graph()
     parents = {
@@ -20,17 +48,41 @@ def test_definitions_load_without_connecting_anywhere() -> None:
     }
     assert parents["file_events"] == {"uploaded_files", "deleted_files"}
     assert parents["virus_scan"] == {"file_events"}
-    for step in ("exif_metadata", "thumbnails", "search_index"):
-        assert parents[step] == {"virus_scan"}
+    for stage in ("exif_metadata", "thumbnails", "search_index"):
+        assert parents[stage] == {"virus_scan"}
     assert parents["notifications"] == {"exif_metadata", "thumbnails", "search_index"}
     assert parents["file_statistics"] == {"notifications"}
-    for job in ("upload_files", "delete_files", "relay_file_events", "reconcile_storage"):
-        assert defs.resolve_job_def(job) is not None
-    assert defs.resolve_job_def("process_file_events") is not None
+    jobs = {job.name for job in defs.resolve_all_job_defs()}
+    assert {
+        "upload_files",
+        "delete_files",
+        "relay_file_events",
+        "reconcile_storage",
+        "process_file_events",
+        "check_data_health",
+    } <= jobs
     sensor = defs.resolve_sensor_def("file_events_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    assert defs.resolve_sensor_def("outbox_relay_sensor") is not None
-    assert set(defs.resources) == {"storage", "postgres", "kafka", "clamav"}
+    assert "FILE_EVENTS_BATCH_SIZE" in (sensor.description or "")
+    assert defs.resolve_sensor_def("outbox_relay_sensor").default_status == (
+        dg.DefaultSensorStatus.RUNNING
+    )
+    assert set(defs.resources) == {"storage", "postgres", "kafka", "clamav", "processing"}
+
+
+def test_every_stage_asset_carries_its_version() -> None:
+    """The code versions the UI shows are the versions outputs are recorded with."""
+    from file_pipeline import settings
+    from file_pipeline.processing.versions import parse_renditions, thumbnails_version
+
+    graph = load_definitions().resolve_asset_graph()
+    versions = {
+        key.to_user_string(): graph.get(key).code_version for key in graph.get_all_asset_keys()
+    }
+    for stage in ("virus_scan", "exif_metadata", "thumbnails", "search_index", "notifications"):
+        assert versions[stage], stage
+    specs = parse_renditions(settings.THUMBNAIL_RENDITIONS.value())
+    assert versions["thumbnails"] == thumbnails_version(specs)
 
 
 def test_upload_job_default_config_uploads_the_samples() -> None:

@@ -42,11 +42,11 @@ def _dismiss_welcome(page: Page) -> None:
     try:
         skip.wait_for(state="visible", timeout=3000)
         skip.click()
-    except Exception:  # noqa: BLE001 - no dialog this time
+    except Exception:
         pass
 
 
-def _wait_for(predicate, timeout: float, what: str):  # noqa: ANN001, ANN202
+def _wait_for(predicate, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -59,7 +59,7 @@ def _wait_for(predicate, timeout: float, what: str):  # noqa: ANN001, ANN202
 def test_launchpad_run_sensor_run_lineage_and_statistics_in_a_browser(
     dagster_dev,
     instance,
-    definitions,  # noqa: ANN001
+    definitions,
 ) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:

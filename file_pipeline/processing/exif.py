@@ -1,19 +1,29 @@
-"""EXIF from image bytes with Pillow: camera, timestamps, GPS, dimensions, orientation."""
+"""EXIF with Pillow: camera, timestamps, GPS, dimensions, orientation, and every tag as JSON.
+
+Every value comes from an untrusted file, so it goes through `normalize` before it can reach the
+database: columns get a value in their range or None, and the tags become JSON that PostgreSQL's
+jsonb always accepts (no NaN, NUL, lone surrogates, absurd nesting or sizes).
+"""
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from datetime import datetime
-from fractions import Fraction
 from typing import Any
 
 from PIL import ExifTags, Image
 
-from file_pipeline.processing.images import guarded_decode
+from file_pipeline.processing import normalize
+from file_pipeline.processing.images import guarded_decode, open_image
 
 _EXIF_IFD = 0x8769
 _GPS_IFD = 0x8825
+_ORIENTATION = 0x0112
+_MAKE = 0x010F
+_MODEL = 0x0110
+_DATETIME = 0x0132
+_DATETIME_ORIGINAL = 0x9003
+MAX_TEXT_COLUMN = 256
 
 
 @dataclass(frozen=True)
@@ -28,86 +38,79 @@ class ExifResult:
     gps_latitude: float | None = None
     gps_longitude: float | None = None
     tags: dict[str, Any] = field(default_factory=dict)
+    """Every tag, already normalised to storable JSON."""
 
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return value.hex() if len(value) <= 64 else f"<{len(value)} bytes>"
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (Fraction,)) or type(value).__name__ == "IFDRational":
-        try:
-            return float(value)
-        except (ZeroDivisionError, ValueError):
-            return None
-    if isinstance(value, str):
-        return value.replace("\x00", "").strip()
-    if isinstance(value, (int, float)) or value is None:
-        return value
-    return str(value)
-
-
-def _dms_to_degrees(dms: Any, ref: Any) -> float | None:
-    try:
-        degrees, minutes, seconds = (float(x) for x in dms)
-    except (TypeError, ValueError, ZeroDivisionError):
-        return None
-    value = degrees + minutes / 60 + seconds / 3600
-    if str(ref).strip().upper() in ("S", "W"):
-        value = -value
-    return round(value, 7)
-
-
-def _parse_exif_datetime(text: Any) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.strptime(text.strip().replace("\x00", ""), "%Y:%m:%d %H:%M:%S")
-    except ValueError:
-        return None
-
-
-def _clean_text(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    cleaned = value.replace("\x00", "").strip()
-    return cleaned or None
+    def tags_json(self) -> str:
+        return normalize.json_dumps_storable(self.tags)
 
 
 def extract_exif(data: bytes) -> ExifResult:
     """Read the EXIF of an image. Raises ImageProcessingError for corrupt or oversized images."""
     with guarded_decode():
-        image = Image.open(io.BytesIO(data))
-        width, height = image.size
-        image_format = image.format or "unknown"
-        exif = image.getexif()
+        return exif_of(open_image(data))
 
-    tags: dict[str, Any] = {}
+
+def exif_of(image: Image.Image) -> ExifResult:
+    """The EXIF of an opened image (reads the header and metadata, never the pixels)."""
+    width, height = image.size
+    exif = image.getexif()
+    raw: dict[str, Any] = {}
     for tag_id, value in exif.items():
-        tags[ExifTags.TAGS.get(tag_id, str(tag_id))] = _jsonable(value)
+        raw[ExifTags.TAGS.get(tag_id, str(tag_id))] = value
     sub = exif.get_ifd(_EXIF_IFD)
     for tag_id, value in sub.items():
-        tags[ExifTags.TAGS.get(tag_id, str(tag_id))] = _jsonable(value)
-    gps = exif.get_ifd(_GPS_IFD)
-    gps_named = {ExifTags.GPSTAGS.get(k, str(k)): v for k, v in gps.items()}
-    if gps_named:
-        tags["GPSInfo"] = {k: _jsonable(v) for k, v in gps_named.items()}
-
-    orientation = exif.get(0x0112)
+        raw[ExifTags.TAGS.get(tag_id, str(tag_id))] = value
+    gps = {ExifTags.GPSTAGS.get(k, str(k)): v for k, v in exif.get_ifd(_GPS_IFD).items()}
+    if gps:
+        raw["GPSInfo"] = gps
+    tags = normalize.storable_json(raw)
     return ExifResult(
-        width=width,
-        height=height,
-        image_format=image_format,
-        camera_make=_clean_text(exif.get(0x010F)),
-        camera_model=_clean_text(exif.get(0x0110)),
-        taken_at=_parse_exif_datetime(sub.get(0x9003) or exif.get(0x0132)),
-        orientation=orientation if isinstance(orientation, int) else None,
-        gps_latitude=_dms_to_degrees(gps_named.get("GPSLatitude"), gps_named.get("GPSLatitudeRef")),
-        gps_longitude=_dms_to_degrees(
-            gps_named.get("GPSLongitude"), gps_named.get("GPSLongitudeRef")
-        ),
-        tags=tags,
+        width=normalize.int_in_range(width, 0, normalize.INTEGER_MAX) or 0,
+        height=normalize.int_in_range(height, 0, normalize.INTEGER_MAX) or 0,
+        image_format=normalize.storable_text(image.format or "unknown", max_chars=32),
+        camera_make=_text(exif.get(_MAKE)),
+        camera_model=_text(exif.get(_MODEL)),
+        taken_at=_exif_datetime(sub.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)),
+        orientation=normalize.int_in_range(exif.get(_ORIENTATION), 1, 8),
+        gps_latitude=_degrees(gps.get("GPSLatitude"), gps.get("GPSLatitudeRef"), 90.0),
+        gps_longitude=_degrees(gps.get("GPSLongitude"), gps.get("GPSLongitudeRef"), 180.0),
+        tags=tags if isinstance(tags, dict) else {},
     )
+
+
+def _degrees(dms: Any, ref: Any, limit: float) -> float | None:
+    """Degrees from EXIF's (degrees, minutes, seconds) rationals; None unless finite and within
+    ±limit."""
+    try:
+        degrees, minutes, seconds = (normalize.finite_float(x) for x in dms)
+    except (TypeError, ValueError):
+        return None
+    if degrees is None or minutes is None or seconds is None:
+        return None
+    value = degrees + minutes / 60 + seconds / 3600
+    if isinstance(ref, bytes):
+        ref = ref.decode("latin-1", errors="replace")
+    if str(ref).strip().upper() in ("S", "W"):
+        value = -value
+    result = normalize.finite_float(round(value, 7), -limit, limit)
+    return result
+
+
+def _exif_datetime(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.strptime(normalize.storable_text(value).strip(), "%Y:%m:%d %H:%M:%S")
+    except ValueError:
+        return None
+    return normalize.storable_datetime(parsed)
+
+
+def _text(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    cleaned = normalize.storable_text(value, max_chars=MAX_TEXT_COLUMN).strip()
+    return cleaned or None
 
 
 def is_image_content_type(content_type: str | None) -> bool:

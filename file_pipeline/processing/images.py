@@ -3,15 +3,23 @@ failure turned into one typed error that names the reason."""
 
 from __future__ import annotations
 
+import io
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
 from file_pipeline.errors import ImageProcessingError
 
 MAX_IMAGE_PIXELS = 80_000_000
+
+
+def open_image(source: bytes | Path) -> Image.Image:
+    """Open an image lazily (header only; pixels are decoded on first use). Call under
+    `guarded_decode()`."""
+    return Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
 
 
 @contextmanager

@@ -1,59 +1,96 @@
-"""Virus scanning with clamd over TCP (the INSTREAM protocol), without Dagster.
+"""The one clamd client (TCP, the INSTREAM protocol), used by the `virus_scan` stage and by the
+local stack's health check. No Dagster here.
 
 The bytes are streamed to clamd in length-prefixed chunks, so a file of any size is scanned with
-at most one chunk in memory. Every failure to get a verdict (clamd down, timed out, a protocol
-error, a size limit) raises ScannerUnavailableError or its subclass ScanError: callers keep the
-file pending (fail closed) and never treat "no verdict" as "clean".
+at most one chunk in memory. Three outcomes are kept apart:
+- a verdict: clean, infected (a signature matched), or unscannable (clamd's heuristics say it
+  could not look at everything: a limit was exceeded, or the content is encrypted);
+- `ScanError`: clamd answered, about this stream, with an error (e.g. over StreamMaxLength): the
+  file cannot be scanned, which is that file's failure;
+- `ScannerUnavailableError`: no answer at all (clamd down, timed out, a protocol error), a
+  dependency outage. Callers never treat "no verdict" as "clean".
 """
 
 from __future__ import annotations
 
 import io
+import re
 import socket
 import struct
 from dataclasses import dataclass
+from enum import Enum
 from typing import BinaryIO
 
-from file_pipeline.errors import FilePipelineError
+from file_pipeline.errors import DependencyUnavailableError, FilePipelineError
 
 DEFAULT_CHUNK_SIZE = 64 * 1024
 MAX_REPLY_BYTES = 64 * 1024
 _STREAM_PREFIX = "stream: "
+UNSCANNABLE_SIGNATURE_PREFIXES = ("Heuristics.Limits.Exceeded", "Heuristics.Encrypted")
+"""What clamd reports (with AlertExceedsMax / AlertEncrypted on) when it could not look at
+everything in a file. Without those options the same files come back `OK`, unscanned."""
+_VERSION = re.compile(r"^ClamAV (?P<engine>[\w.\-]+)(?:/(?P<database>\d+)(?:/(?P<date>.*))?)?$")
 
 
-class ScannerUnavailableError(FilePipelineError):
-    """clamd gave no verdict (unreachable, timed out, protocol error): the file stays pending."""
+class ScannerUnavailableError(DependencyUnavailableError):
+    """clamd gave no answer (unreachable, timed out, protocol error): the file stays pending."""
+
+    dependency = "clamd"
 
     def __init__(self, host: str, port: int, operation: str, reason: str) -> None:
         self.host = host
         self.port = port
-        self.operation = operation
         self.reason = reason
-        super().__init__(f"clamd at {host}:{port} gave no verdict for {operation}: {reason}")
+        super().__init__(f"{operation} at {host}:{port}", reason)
 
 
-class ScanError(ScannerUnavailableError):
-    """clamd answered with an error (e.g. `INSTREAM size limit exceeded`): still no verdict.
+class ScanError(FilePipelineError):
+    """clamd answered with an error about this stream (e.g. `INSTREAM size limit exceeded`):
+    there is no verdict for this file, and asking again will not give one."""
 
-    It subclasses ScannerUnavailableError so that a caller handling "no verdict" handles this too.
-    """
-
-    def __init__(self, host: str, port: int, operation: str, clamd_message: str) -> None:
+    def __init__(self, host: str, port: int, clamd_message: str) -> None:
         self.clamd_message = clamd_message
-        super().__init__(host, port, operation, f"clamd error: {clamd_message}")
+        super().__init__(f"clamd at {host}:{port} cannot scan this file: {clamd_message}")
+
+
+class Verdict(str, Enum):
+    CLEAN = "clean"
+    INFECTED = "infected"
+    UNSCANNABLE = "unscannable"
 
 
 @dataclass(frozen=True)
 class ScanResult:
-    clean: bool
+    verdict: Verdict
     signature: str | None
     engine: str
+    """clamd's version line, e.g. `ClamAV 1.4.6/27000/Mon Nov 23 09:00:00 2026`."""
+
+    @property
+    def clean(self) -> bool:
+        return self.verdict is Verdict.CLEAN
 
 
-def parse_scan_reply(reply: str) -> tuple[bool, str | None]:
-    """(clean, signature) from a clamd INSTREAM reply; ValueError for an ERROR or unknown reply.
+@dataclass(frozen=True)
+class EngineVersion:
+    engine: str
+    database: int | None
+    """The signature database's version (the `daily` database's number), None if unknown."""
 
-    Replies look like `stream: OK`, `stream: Eicar-Signature FOUND` and
+    @classmethod
+    def parse(cls, line: str) -> EngineVersion:
+        match = _VERSION.match(line.strip())
+        if match is None:
+            return cls(line.strip() or "unknown", None)
+        database = match.group("database")
+        return cls(match.group("engine"), int(database) if database else None)
+
+
+def parse_scan_reply(reply: str) -> tuple[Verdict, str | None]:
+    """(verdict, signature) from a clamd INSTREAM reply; ValueError for an ERROR or unknown reply.
+
+    Replies look like `stream: OK`, `stream: Eicar-Signature FOUND`,
+    `stream: Heuristics.Limits.Exceeded.MaxFileSize FOUND` and
     `INSTREAM size limit exceeded. ERROR`.
     """
     text = reply.replace("\x00", "").strip()
@@ -61,11 +98,13 @@ def parse_scan_reply(reply: str) -> tuple[bool, str | None]:
         raise ValueError(text)
     body = text[len(_STREAM_PREFIX) :] if text.startswith(_STREAM_PREFIX) else None
     if body == "OK":
-        return True, None
+        return Verdict.CLEAN, None
     if body is not None and body.endswith(" FOUND"):
         signature = body[: -len(" FOUND")].strip()
+        if signature.startswith(UNSCANNABLE_SIGNATURE_PREFIXES):
+            return Verdict.UNSCANNABLE, signature
         if signature:
-            return False, signature
+            return Verdict.INFECTED, signature
     raise ValueError(f"unexpected reply {text!r}")
 
 
@@ -92,18 +131,23 @@ class ClamdScanner:
         self._version: str | None = None
 
     def ping(self) -> bool:
-        """True when clamd answers PONG; False when it is unreachable or answers anything else."""
+        """True when clamd answers PING with PONG (its signatures are loaded)."""
         try:
             return self._command("zPING") == "PONG"
         except ScannerUnavailableError:
             return False
 
     def version(self) -> str:
-        """clamd's version line, e.g. `ClamAV 1.4.3/27000/Mon Jan  1 00:00:00 2024`."""
+        """clamd's version line, asked now (it changes when the signatures are reloaded)."""
         reply = self._command("zVERSION")
         if not reply:
             raise ScannerUnavailableError(self.host, self.port, "VERSION", "empty reply")
         return reply
+
+    def reload(self) -> str:
+        """Ask clamd to reload its signature database (it answers RELOADING and reloads in the
+        background)."""
+        return self._command("zRELOAD")
 
     def scan_bytes(self, data: bytes) -> ScanResult:
         return self.scan_stream(io.BytesIO(data))
@@ -123,24 +167,24 @@ class ClamdScanner:
                     # reply (if it sent one) says why, so read it before reporting the send error.
                     reply = self._read_reply(sock, operation, missing_ok=True)
                     if reply:
-                        return self._result(reply, operation)
+                        return self._result(reply)
                     raise self._unavailable(operation, exc) from exc
                 reply = self._read_reply(sock, operation)
         except ScannerUnavailableError:
             raise
         except OSError as exc:
             raise self._unavailable(operation, exc) from exc
-        return self._result(reply, operation)
+        return self._result(reply)
 
-    def _result(self, reply: str, operation: str) -> ScanResult:
+    def _result(self, reply: str) -> ScanResult:
         try:
-            clean, signature = parse_scan_reply(reply)
+            verdict, signature = parse_scan_reply(reply)
         except ValueError as exc:
-            raise ScanError(self.host, self.port, operation, str(exc)) from exc
-        return ScanResult(clean=clean, signature=signature, engine=self._engine())
+            raise ScanError(self.host, self.port, str(exc)) from exc
+        return ScanResult(verdict=verdict, signature=signature, engine=self._engine())
 
     def _engine(self) -> str:
-        """The version line, asked once per instance (cheap); "clamd" if clamd will not say."""
+        """The version line, asked once per instance; "clamd" if clamd will not say."""
         if self._version is None:
             try:
                 self._version = self.version()

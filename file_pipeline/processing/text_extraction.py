@@ -1,8 +1,10 @@
 """Searchable text from a file's bytes: plain text, Markdown, CSV, JSON and PDF (pypdf).
 
-The result goes into a PostgreSQL text column for full-text search, so NULs are removed (text
-columns cannot hold them) and the length is capped. Types without an extractor give "": the
-caller indexes the filename (see `searchable_filename`) for every file anyway.
+The result goes into a PostgreSQL text column for full-text search, so it is made storable (no
+NUL, no lone surrogates) and bounded: at most `max_chars` characters, `max_pdf_pages` pages, and
+a wall-time deadline checked between pages. Text cut by a bound is returned with the reason, so
+the stage can record the file as `partial`. Types without an extractor give "": the caller
+indexes the filename (see `searchable_filename`) for every file anyway.
 """
 
 from __future__ import annotations
@@ -11,34 +13,24 @@ import codecs
 import io
 import json
 import re
+import time
 import unicodedata
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from pypdf import PasswordType, PdfReader
-from pypdf.errors import PyPdfError
 
 from file_pipeline.errors import FilePipelineError
+from file_pipeline.processing.normalize import storable_text
+from file_pipeline.processing.versions import TextLimits
 
-MAX_CHARS = 200_000
-MAX_PDF_PAGES = 200
+DEFAULT_LIMITS = TextLimits()
+
 # Larger JSON documents are indexed as raw text: parsing them would cost far more than the cap.
 MAX_JSON_BYTES = 20 * 1024 * 1024
 _PLAIN_TYPES = frozenset({"text/plain", "text/markdown", "text/csv"})
 _FILENAME_SEPARATORS = re.compile(r"[\s_.\-]+")
-# What malformed PDFs make pypdf raise besides its own errors.
-_PDF_FAILURES = (
-    PyPdfError,
-    ValueError,
-    KeyError,
-    TypeError,
-    AttributeError,
-    IndexError,
-    AssertionError,
-    ZeroDivisionError,
-    RecursionError,
-    OSError,
-)
 
 
 class TextExtractionError(FilePipelineError):
@@ -51,32 +43,54 @@ class TextExtractionError(FilePipelineError):
         super().__init__(f"{filename!r} ({content_type}): {reason}")
 
 
+@dataclass(frozen=True)
+class ExtractedText:
+    text: str
+    partial: str | None = None
+    """Why only part of the file's text was kept (a page, size or time bound), if it was cut."""
+
+
 def extract_text(
     data: bytes,
     content_type: str,
     filename: str,
-    max_chars: int = MAX_CHARS,
+    limits: TextLimits = DEFAULT_LIMITS,
     *,
-    max_pages: int = MAX_PDF_PAGES,
-) -> str:
-    """The text of a file, at most `max_chars` characters, without NULs; "" for other types.
+    deadline: float | None = None,
+) -> ExtractedText:
+    """The text of a file, bounded by `limits` and by `deadline` (a `time.monotonic()` value).
 
     `content_type` is the one detected from the bytes (parameters such as `; charset=` are
     ignored: text is decoded as UTF-8, or UTF-16 when it starts with a UTF-16 byte-order mark).
-    CSV and Markdown are indexed as their raw text. PDFs are read up to `max_pages` pages.
+    CSV and Markdown are indexed as their raw text. Raises TextExtractionError for a PDF that
+    cannot be read at all (corrupt, password-protected).
     """
+    max_chars = limits.max_chars
     if max_chars <= 0:
-        return ""
+        return ExtractedText("")
     media_type = content_type.split(";", 1)[0].strip().lower()
+    partial: str | None = None
     if media_type in _PLAIN_TYPES:
         text = _decode(data, max_chars)
     elif media_type == "application/json":
         text = _json_text(data, max_chars)
     elif media_type == "application/pdf":
-        text = _pdf_text(data, max_chars, max_pages, filename=filename, content_type=media_type)
+        text, partial = _pdf_text(
+            data, limits, deadline, filename=filename, content_type=media_type
+        )
     else:
-        return ""
-    return text.replace("\x00", "")[:max_chars]
+        return ExtractedText("")
+    text = storable_text(text)
+    if len(text) > max_chars:
+        text = text[:max_chars]
+        partial = partial or f"text cut at {max_chars} characters"
+    return ExtractedText(text, partial)
+
+
+def has_text_extractor(content_type: str | None) -> bool:
+    """Whether `extract_text` reads anything from files of this type."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type in _PLAIN_TYPES or media_type in ("application/json", "application/pdf")
 
 
 def searchable_filename(filename: str) -> str:
@@ -149,9 +163,18 @@ def _json_words(document: Any) -> Iterator[str]:
 
 
 def _pdf_text(
-    data: bytes, max_chars: int, max_pages: int, *, filename: str, content_type: str
-) -> str:
-    """Text of the first `max_pages` pages; a page pypdf cannot read is skipped, not fatal."""
+    data: bytes,
+    limits: TextLimits,
+    deadline: float | None,
+    *,
+    filename: str,
+    content_type: str,
+) -> tuple[str, str | None]:
+    """Text of the first pages; a page pypdf cannot read is skipped, not fatal.
+
+    Any error opening the document is this file's failure (TextExtractionError naming the
+    exception): malformed PDFs make pypdf raise far more than its own errors.
+    """
 
     def failure(reason: str) -> TextExtractionError:
         return TextExtractionError(reason, filename=filename, content_type=content_type)
@@ -163,7 +186,7 @@ def _pdf_text(
         page_count = len(reader.pages)
     except TextExtractionError:
         raise
-    except _PDF_FAILURES as exc:
+    except Exception as exc:
         raise failure(f"corrupt PDF: {type(exc).__name__}: {exc}") from exc
     if page_count == 0:
         raise failure("corrupt PDF: no pages")
@@ -171,21 +194,29 @@ def _pdf_text(
     texts: list[str] = []
     size = 0
     failed_pages = 0
-    last_error: BaseException | None = None
-    for index in range(min(page_count, max_pages)):
+    last_error: Exception | None = None
+    partial: str | None = None
+    pages = min(page_count, limits.max_pdf_pages)
+    for index in range(pages):
+        if deadline is not None and time.monotonic() > deadline:
+            partial = f"stopped after {index} of {page_count} pages: time budget spent"
+            break
         try:
             page_text = reader.pages[index].extract_text() or ""
-        except _PDF_FAILURES as exc:
+        except Exception as exc:
             failed_pages += 1
             last_error = exc
             continue
         texts.append(page_text)
         size += len(page_text) + 1
-        if size > max_chars:
+        if size > limits.max_chars:
             break
+    else:
+        if page_count > pages:
+            partial = f"first {pages} of {page_count} pages"
     if not texts and last_error is not None:
         raise failure(
             f"corrupt PDF: none of {failed_pages} pages could be read "
             f"({type(last_error).__name__}: {last_error})"
         ) from last_error
-    return "\n".join(texts)
+    return "\n".join(texts), partial

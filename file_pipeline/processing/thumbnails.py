@@ -1,9 +1,11 @@
-"""Thumbnail and preview renditions of an image, with Pillow.
+"""Renditions of an image with Pillow: the configured sizes and formats (by default a 250 px
+WebP thumbnail and a 1440 px JPEG preview).
 
-The thumbnail fits within 250x250 with its aspect ratio kept (no crop, so nothing of the picture
-is lost) as WebP; the preview's longest side is at most 1440 px, as a progressive JPEG. Neither
-is ever upscaled. EXIF orientation is applied first, so a portrait photo stored sideways comes
-out upright, and the renditions carry no EXIF (no GPS position leaks into a thumbnail).
+Each rendition fits within its longest side with the aspect ratio kept (no crop, so nothing of the
+picture is lost) and is never upscaled. EXIF orientation is applied first, so a portrait photo
+stored sideways comes out upright, and the renditions carry no EXIF (no GPS position leaks into a
+thumbnail). The image is decoded once for every rendition, at a reduced scale when the format
+allows it (JPEG's draft mode).
 """
 
 from __future__ import annotations
@@ -13,14 +15,10 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
-from file_pipeline.keys import thumbnail_prefix
-from file_pipeline.processing.images import guarded_decode
+from file_pipeline.processing.images import guarded_decode, open_image
+from file_pipeline.processing.versions import RenditionSpec, parse_renditions
 
-THUMBNAIL_SIZE = (250, 250)
-PREVIEW_LONGEST_SIDE = 1440
-THUMBNAIL_QUALITY = 80
-PREVIEW_QUALITY = 85
-_EXTENSIONS = {"image/webp": "webp", "image/jpeg": "jpg"}
+DEFAULT_RENDITIONS = parse_renditions("thumbnail:250:webp:80,preview:1440:jpeg:85")
 # ICC profiles describe RGB data only when the source was RGB; any other one would be wrong.
 _ICC_SAFE_MODES = ("RGB", "RGBA")
 
@@ -30,41 +28,39 @@ class Rendition:
     name: str
     data: bytes
     content_type: str
+    extension: str
     width: int
     height: int
 
 
-def make_renditions(data: bytes) -> list[Rendition]:
-    """[thumbnail, preview] of an image; ImageProcessingError if corrupt or a decompression bomb.
-
-    Animated images (GIF, WebP, APNG) give their first frame.
-    """
+def make_renditions(
+    data: bytes, specs: tuple[RenditionSpec, ...] = DEFAULT_RENDITIONS
+) -> list[Rendition]:
+    """Every rendition of an image; ImageProcessingError if corrupt or a decompression bomb."""
     with guarded_decode():
-        image = Image.open(io.BytesIO(data))
-        source_mode = image.mode
-        icc_profile = image.info.get("icc_profile")
-        # JPEG only: decode at 1/2, 1/4 or 1/8 scale when that still covers the preview.
-        image.draft(None, (PREVIEW_LONGEST_SIDE, PREVIEW_LONGEST_SIDE))
-        image = ImageOps.exif_transpose(image)
-        image = _to_rgb_or_rgba(image)
-        preview = image.copy()
-        preview.thumbnail((PREVIEW_LONGEST_SIDE, PREVIEW_LONGEST_SIDE), Image.Resampling.LANCZOS)
-        thumbnail = preview.copy()
-        thumbnail.thumbnail(THUMBNAIL_SIZE, Image.Resampling.LANCZOS)
-        if source_mode not in _ICC_SAFE_MODES:
-            icc_profile = None
-        return [
-            _encode_webp("thumbnail", thumbnail, icc_profile),
-            _encode_jpeg("preview", preview, icc_profile),
-        ]
+        return renditions_of(open_image(data), specs)
 
 
-def rendition_key(file_id: str, rendition: Rendition) -> str:
-    """`thumbnails/<file_id>/thumbnail.webp` or `thumbnails/<file_id>/preview.jpg`."""
-    extension = _EXTENSIONS.get(rendition.content_type)
-    if extension is None:
-        raise ValueError(f"no extension for rendition content type {rendition.content_type!r}")
-    return f"{thumbnail_prefix(file_id)}{rendition.name}.{extension}"
+def renditions_of(image: Image.Image, specs: tuple[RenditionSpec, ...]) -> list[Rendition]:
+    """Renditions of an opened (not yet loaded) image, largest first, from one decode.
+
+    Animated images (GIF, WebP, APNG) give their first frame. Call under `guarded_decode()`.
+    """
+    largest = max(spec.longest_side for spec in specs)
+    source_mode = image.mode
+    icc_profile = image.info.get("icc_profile") if source_mode in _ICC_SAFE_MODES else None
+    # JPEG only: decode at 1/2, 1/4 or 1/8 scale when that still covers the largest rendition.
+    image.draft(None, (largest, largest))
+    image = ImageOps.exif_transpose(image)
+    image = _to_rgb_or_rgba(image)
+    results: dict[str, Rendition] = {}
+    current = image
+    for spec in sorted(specs, key=lambda s: s.longest_side, reverse=True):
+        scaled = current.copy()
+        scaled.thumbnail((spec.longest_side, spec.longest_side), Image.Resampling.LANCZOS)
+        results[spec.name] = _encode(spec, scaled, icc_profile)
+        current = scaled  # each smaller rendition is made from the next larger one
+    return [results[spec.name] for spec in specs]
 
 
 def _to_rgb_or_rgba(image: Image.Image) -> Image.Image:
@@ -105,16 +101,15 @@ def _on_white(image: Image.Image) -> Image.Image:
     return background
 
 
-def _encode_webp(name: str, image: Image.Image, icc_profile: bytes | None) -> Rendition:
+def _encode(spec: RenditionSpec, image: Image.Image, icc_profile: bytes | None) -> Rendition:
     buffer = io.BytesIO()
-    options = {"icc_profile": icc_profile} if icc_profile else {}
-    image.save(buffer, "WEBP", quality=THUMBNAIL_QUALITY, method=4, **options)
-    return Rendition(name, buffer.getvalue(), "image/webp", image.width, image.height)
-
-
-def _encode_jpeg(name: str, image: Image.Image, icc_profile: bytes | None) -> Rendition:
-    buffer = io.BytesIO()
-    flat = _on_white(image)
-    options = {"icc_profile": icc_profile} if icc_profile else {}
-    flat.save(buffer, "JPEG", quality=PREVIEW_QUALITY, progressive=True, optimize=True, **options)
-    return Rendition(name, buffer.getvalue(), "image/jpeg", flat.width, flat.height)
+    options: dict[str, object] = {"icc_profile": icc_profile} if icc_profile else {}
+    if spec.format == "jpeg":
+        image = _on_white(image)
+        options.update(progressive=True, optimize=True)
+    elif spec.format == "webp":
+        options.update(method=4)
+    image.save(buffer, spec.format.upper(), quality=spec.quality, **options)
+    return Rendition(
+        spec.name, buffer.getvalue(), spec.content_type, spec.extension, image.width, image.height
+    )

@@ -1,4 +1,4 @@
-"""The application database (PostgreSQL): `files`, the outbox and processing results."""
+"""The application database (PostgreSQL): `files`, the outbox, processing results and outputs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import dagster as dg
 import psycopg
 from pydantic import Field
 
-from file_pipeline.db.migrate import apply_migrations
+from file_pipeline.db.migrate import apply_migrations, check_schema
 
 
 class PostgresResource(dg.ConfigurableResource):
@@ -17,7 +17,8 @@ class PostgresResource(dg.ConfigurableResource):
 
     Connections are opened per unit of work (a batch), never at import or definition time.
     `connection()` commits on success and rolls back on error, so a `files` row and its outbox
-    row either both exist or neither does.
+    row either both exist or neither does. Migrations are deploy-time work (`file-pipeline db
+    migrate`, `stack up`); a run only checks, once per process, that the schema is recent enough.
     """
 
     database_url: str = Field(
@@ -27,14 +28,13 @@ class PostgresResource(dg.ConfigurableResource):
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection]:
+        """A connection (committed on success, rolled back on error). The first one in a process
+        fails, with the command to run, if the schema is older than this code."""
+        check_schema(self.database_url, self.connect_timeout_seconds)
         with psycopg.connect(
             self.database_url, connect_timeout=self.connect_timeout_seconds
         ) as conn:
             yield conn
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """Bring the schema up to date before a run or sensor tick uses the database."""
-        self.migrate()
 
     def migrate(self) -> list[str]:
         """Apply pending schema migrations; returns the names applied now."""

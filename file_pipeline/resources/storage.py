@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore import UNSIGNED
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 from dagster_aws.s3 import S3Resource
@@ -23,20 +24,33 @@ MULTIPART_CHUNK = 8 * 1024 * 1024
 class ObjectStorageResource(S3Resource):
     """dagster-aws's S3Resource plus the bucket and the operations the pipeline needs.
 
-    The boto3 client is created on first use (never at import or definition time) and reused.
-    Path-style addressing keeps MinIO and other S3-compatible servers working.
+    The client is built from every field S3Resource declares (profile, unsigned session, SSL,
+    verification, retries, credentials, endpoint, region), as dagster-aws builds it, plus what
+    MinIO and a busy pipeline need: path-style addressing, timeouts and a larger connection pool.
+    It is created on first use (never at import or definition time) and reused.
     """
 
     bucket: str = Field(default="files", description="Bucket for uploads, thumbnails, quarantine.")
     max_concurrency: int = Field(
         default=4, description="Parallel part uploads per large file (multipart)."
     )
+    connect_timeout_seconds: float = Field(default=5.0, description="TCP connect timeout.")
+    read_timeout_seconds: float = Field(default=60.0, description="Socket read timeout.")
 
     _client: Any = PrivateAttr(default=None)
 
     def get_client(self) -> Any:
         if self._client is None:
-            self._client = boto3.session.Session().client(
+            session = boto3.session.Session(profile_name=self.profile_name)
+            config = BotoConfig(
+                signature_version=UNSIGNED if self.use_unsigned_session else "s3v4",
+                s3={"addressing_style": "path"},
+                retries={"max_attempts": self.max_attempts, "mode": "standard"},
+                connect_timeout=self.connect_timeout_seconds,
+                read_timeout=self.read_timeout_seconds,
+                max_pool_connections=32,
+            )
+            self._client = session.client(
                 "s3",
                 endpoint_url=self.endpoint_url or None,
                 region_name=self.region_name,
@@ -46,20 +60,14 @@ class ObjectStorageResource(S3Resource):
                 aws_session_token=self.aws_session_token or None,
                 use_ssl=self.use_ssl,
                 verify=self.verify,
-                config=BotoConfig(
-                    signature_version="s3v4",
-                    s3={"addressing_style": "path"},
-                    retries={"max_attempts": self.max_attempts, "mode": "standard"},
-                    connect_timeout=5,
-                    read_timeout=60,
-                    max_pool_connections=32,
-                ),
+                config=config,
             )
         return self._client
 
-    def setup_for_execution(self, context: Any) -> None:
-        """Create the bucket if missing before a run uses it."""
-        self.ensure_bucket()
+    def get_object_to_set_on_execution_context(self) -> Any:
+        """This resource itself (S3Resource would hand out the bare boto client): code outside
+        a run, through `dg.build_resources`, gets the same operations as an asset."""
+        return self
 
     def _fail(self, operation: str, key: str | None, exc: BaseException) -> ObjectStoreError:
         return ObjectStoreError(operation, key, exc)
@@ -157,25 +165,27 @@ class ObjectStorageResource(S3Resource):
         except (BotoCoreError, ClientError) as exc:
             raise self._fail("get", key, exc) from exc
 
-    def move(self, source: str, destination: str) -> None:
-        """Server-side copy then delete (S3 has no rename)."""
+    def copy(self, source: str, destination: str) -> None:
+        """Server-side copy (S3 has no rename: a move is copy, record, then delete)."""
         client = self.get_client()
         try:
             client.copy({"Bucket": self.bucket, "Key": source}, self.bucket, destination)
-            client.delete_object(Bucket=self.bucket, Key=source)
         except (BotoCoreError, ClientError) as exc:
-            raise self._fail("move", source, exc) from exc
+            raise self._fail("copy", source, exc) from exc
 
-    def exists(self, key: str) -> bool:
+    def size(self, key: str) -> int | None:
+        """The object's size in bytes, or None when there is no such object."""
         try:
-            self.get_client().head_object(Bucket=self.bucket, Key=key)
-            return True
+            return int(self.get_client().head_object(Bucket=self.bucket, Key=key)["ContentLength"])
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
+                return None
             raise self._fail("head", key, exc) from exc
         except BotoCoreError as exc:
             raise self._fail("head", key, exc) from exc
+
+    def exists(self, key: str) -> bool:
+        return self.size(key) is not None
 
     def delete(self, key: str) -> None:
         try:
@@ -199,3 +209,16 @@ class ObjectStorageResource(S3Resource):
         return self.get_client().generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_seconds
         )
+
+    def delete_bucket(self) -> None:
+        """Remove every object and the bucket itself (test and benchmark environments only)."""
+        client = self.get_client()
+        try:
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+                keys = [{"Key": obj["Key"]} for obj in page.get("Contents", [])]
+                if keys:
+                    client.delete_objects(Bucket=self.bucket, Delete={"Objects": keys})
+            client.delete_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
+                raise self._fail("delete_bucket", None, exc) from exc

@@ -9,7 +9,7 @@ service data lives in $FILE_PIPELINE_DATA_DIR (/var/lib/file-pipeline as root, e
 from __future__ import annotations
 
 from file_pipeline.stack.base import ServiceStatus
-from file_pipeline.stack.clamav import clamd_command, clamd_ping
+from file_pipeline.stack.clamav import clamd_ping
 from file_pipeline.stack.errors import (
     InstallError,
     PortInUseError,
@@ -29,7 +29,6 @@ __all__ = [
     "StackError",
     "StartError",
     "StartTimeoutError",
-    "clamd_command",
     "clamd_ping",
     "down",
     "env_exports",

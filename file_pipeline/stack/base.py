@@ -33,8 +33,6 @@ class Service(ABC):
 
     name: ClassVar[str]
     ports: ClassVar[tuple[int, ...]]
-    process_marker: ClassVar[str]
-    """A string in the process's command line, to tell our process from a recycled pid."""
     stop_signal: ClassVar[int] = signal.SIGTERM
     start_timeout: float = 60.0
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 from file_pipeline import settings
+from file_pipeline.processing.scanning import ClamdScanner
 from file_pipeline.stack import paths
 from file_pipeline.stack.base import Service
 from file_pipeline.stack.errors import InstallError
@@ -31,38 +31,9 @@ def shipped_database_dir() -> Path:
     return paths.package_files_dir() / "clamav"
 
 
-def clamd_command(
-    host: str, port: int, command: bytes, payload: bytes | None = None, timeout: float = 5.0
-) -> bytes:
-    """Send one null-terminated clamd command (e.g. b"PING", b"VERSION") and return the reply.
-
-    With `payload`, the command must be b"INSTREAM"; the bytes are streamed in chunks as the
-    protocol requires.
-    """
-    with socket.create_connection((host, port), timeout=timeout) as sock:
-        sock.sendall(b"z" + command + b"\0")
-        if payload is not None:
-            for start in range(0, len(payload), 64 * 1024):
-                chunk = payload[start : start + 64 * 1024]
-                sock.sendall(len(chunk).to_bytes(4, "big") + chunk)
-            sock.sendall((0).to_bytes(4, "big"))
-        reply = b""
-        while not reply.endswith(b"\0"):
-            data = sock.recv(4096)
-            if not data:
-                break
-            reply += data
-    return reply.rstrip(b"\0")
-
-
-def clamd_ping(
-    host: str = "localhost", port: int = settings.CLAMAV_PORT, timeout: float = 2.0
-) -> bool:
+def clamd_ping(host: str = "127.0.0.1", port: int = settings.CLAMAV_PORT) -> bool:
     """Whether clamd at host:port answers PING with PONG (i.e. signatures are loaded)."""
-    try:
-        return clamd_command(host, port, b"PING", timeout=timeout) == b"PONG"
-    except OSError:
-        return False
+    return ClamdScanner(host, port, timeout=2.0).ping()
 
 
 class ClamAV(Service):
@@ -70,7 +41,6 @@ class ClamAV(Service):
 
     name = "clamav"
     ports = (settings.CLAMAV_PORT,)
-    process_marker = "clamd"
     start_timeout = 60.0
 
     @property
@@ -127,6 +97,11 @@ class ClamAV(Service):
             "MaxFileSize": "200M",
             "StreamMaxLength": "200M",
             "MaxScanSize": "400M",
+            # Without these, a file over a limit or encrypted comes back "OK" although clamd
+            # could not look at all of it: report it (Heuristics.Limits.Exceeded.*,
+            # Heuristics.Encrypted.*) so the pipeline can mark it unscannable, never clean.
+            "AlertExceedsMax": "yes",
+            "AlertEncrypted": "yes",
             "SelfCheck": "3600",
             "LogFileMaxSize": "20M",
             "LogRotate": "yes",
@@ -145,7 +120,7 @@ class ClamAV(Service):
         return Launch(argv=[clamd, "-c", str(self.config_path)], cwd=self.data_dir)
 
     def ready(self) -> bool:
-        return clamd_ping("127.0.0.1", settings.CLAMAV_PORT)
+        return clamd_ping()
 
     def detail(self) -> str:
         clamd = self.clamd()

@@ -124,7 +124,6 @@ class Kafka(Service):
 
     name = "kafka"
     ports = (settings.KAFKA_PORT, settings.KAFKA_CONTROLLER_PORT)
-    process_marker = "kafka.Kafka"
     start_timeout = 60.0
 
     @property

@@ -38,7 +38,6 @@ class Minio(Service):
 
     name = "minio"
     ports = (settings.MINIO_PORT, settings.MINIO_CONSOLE_PORT)
-    process_marker = "minio"
     start_timeout = 60.0
 
     @property

@@ -48,7 +48,6 @@ class Postgres(Service):
 
     name = "postgres"
     ports = (settings.POSTGRES_PORT,)
-    process_marker = "postgres"
     stop_signal = signal.SIGINT  # "fast" shutdown: does not wait for clients to disconnect
     start_timeout = 60.0
 

@@ -35,22 +35,49 @@ class Launch:
     user: str | None = None
 
 
+@dataclass(frozen=True)
+class ProcessIdentity:
+    """A process we started: its pid and the kernel's record of when it started.
+
+    A pid alone is not an identity: pids are recycled. The start time (in clock ticks since boot,
+    `/proc/<pid>/stat` field 22) is set at fork and never changes, not even across exec, so a pid
+    file is trusted only when the process with that pid started at the recorded time.
+    """
+
+    pid: int
+    started: int
+
+
 def pid_file(service: str) -> Path:
     return paths.run_dir() / f"{service}.pid"
 
 
-def read_pid(service: str) -> int | None:
-    """The pid recorded by `up` for a service, or None when there is no (valid) pid file."""
+def start_time(pid: int) -> int | None:
+    """When `pid` started (clock ticks since boot), or None if there is no such live process."""
     try:
-        return int(pid_file(service).read_text().strip())
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    if fields[0] in ("Z", "X"):
+        return None
+    return int(fields[19])
+
+
+def read_pid(service: str) -> ProcessIdentity | None:
+    """The process recorded by `up` for a service, or None when there is no (valid) pid file.
+    Pid files from before start times were recorded are not trusted."""
+    try:
+        pid, started = pid_file(service).read_text().split()
+        return ProcessIdentity(int(pid), int(started))
     except (FileNotFoundError, ValueError):
         return None
 
 
-def write_pid(service: str, pid: int) -> None:
+def write_pid(service: str, identity: ProcessIdentity) -> None:
     path = pid_file(service)
     tmp = path.with_suffix(".pid.tmp")
-    tmp.write_text(f"{pid}\n")
+    tmp.write_text(f"{identity.pid} {identity.started}\n")
     tmp.replace(path)
 
 
@@ -64,24 +91,12 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def process_alive(pid: int, marker: str | None = None) -> bool:
-    """Whether `pid` is a live (non-zombie) process whose command line contains `marker`.
-
-    The marker guards against pid reuse: a recycled pid belonging to some other program is not
-    mistaken for our service.
-    """
+def process_alive(pid: int, started: int | None = None) -> bool:
+    """Whether `pid` is a live (non-zombie) process, and, with `started`, the very process that
+    started then (not another program that got the recycled pid)."""
     _reap(pid)
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        cmdline = (
-            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        )
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return False
-    state = stat.rsplit(")", 1)[-1].split()[0]
-    if state in ("Z", "X"):
-        return False
-    return marker is None or marker in cmdline
+    actual = start_time(pid)
+    return actual is not None and (started is None or actual == started)
 
 
 def group_alive(pgid: int) -> bool:
@@ -143,7 +158,7 @@ def _child_env(extra: Mapping[str, str], user: str | None) -> dict[str, str]:
     return env
 
 
-def spawn(launch: Launch, log_path: Path) -> int:
+def spawn(launch: Launch, log_path: Path) -> ProcessIdentity:
     """Start a long-running process detached from us; its stdout/stderr append to `log_path`.
 
     The process leads its own session (and process group), so it survives the CLI exiting and
@@ -162,7 +177,10 @@ def spawn(launch: Launch, log_path: Path) -> int:
             close_fds=True,
             **_user_kwargs(launch.user),  # type: ignore[arg-type]
         )
-    return proc.pid
+    started = start_time(proc.pid)
+    if started is None:
+        raise InstallError(f"{launch.argv[0]} exited at once; see {log_path}", log_path=log_path)
+    return ProcessIdentity(proc.pid, started)
 
 
 def run_logged(

@@ -10,8 +10,9 @@ import pytest
 from PIL import Image
 
 from file_pipeline import stack
-from file_pipeline.db import queries
-from file_pipeline.defs.processing.sensors import file_events_sensor, parse_cursor
+from file_pipeline.db import files as file_rows
+from file_pipeline.defs.processing.sensors import file_events_sensor
+from file_pipeline.events.cursor import SensorCursor
 from file_pipeline_tests.helpers import read_topic, run_delete, run_upload, uploaded_ids
 
 pytestmark = pytest.mark.stack
@@ -23,7 +24,7 @@ EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 class Pipeline:
     """The sensor and the processing job, driven tick by tick as the daemon would."""
 
-    def __init__(self, definitions, instance, kafka, postgres) -> None:  # noqa: ANN001
+    def __init__(self, definitions, instance, kafka, postgres) -> None:
         self.definitions = definitions
         self.instance = instance
         self.kafka = kafka
@@ -31,17 +32,17 @@ class Pipeline:
         self.cursor: str | None = None
         self.job = definitions.resolve_job_def("process_file_events")
 
-    def tick(self):  # noqa: ANN201
-        context = dg.build_sensor_context(
+    def tick(self):
+        with dg.build_sensor_context(
             instance=self.instance,
             cursor=self.cursor,
             resources={"kafka": self.kafka, "postgres": self.postgres},
-        )
-        data = file_events_sensor.evaluate_tick(context)
+        ) as context:
+            data = file_events_sensor.evaluate_tick(context)
         self.cursor = data.cursor
         return data
 
-    def execute(self, request) -> dg.ExecuteInProcessResult:  # noqa: ANN001
+    def execute(self, request) -> dg.ExecuteInProcessResult:
         return self.job.execute_in_process(
             run_config=request.run_config,
             instance=self.instance,
@@ -61,7 +62,7 @@ class Pipeline:
 
 
 @pytest.fixture(scope="session")
-def session_pipeline(definitions, instance, kafka, postgres) -> Pipeline:  # noqa: ANN001
+def session_pipeline(definitions, instance, kafka, postgres) -> Pipeline:
     return Pipeline(definitions, instance, kafka, postgres)
 
 
@@ -71,15 +72,15 @@ def pipeline(session_pipeline: Pipeline) -> Pipeline:
     return session_pipeline
 
 
-def _results(postgres, file_id: str) -> dict[str, tuple[str, str]]:  # noqa: ANN001
+def _results(postgres, file_id: str) -> dict[str, tuple[str, str]]:
     with postgres.connection() as conn:
         rows = conn.execute(
-            "SELECT step, outcome, detail FROM processing_results WHERE file_id = %s", (file_id,)
+            "SELECT stage, outcome, detail FROM processing_results WHERE file_id = %s", (file_id,)
         ).fetchall()
     return {step: (outcome, detail) for step, outcome, detail in rows}
 
 
-def _count(postgres, sql: str, *params) -> int:  # noqa: ANN001
+def _count(postgres, sql: str, *params) -> int:
     with postgres.connection() as conn:
         return conn.execute(sql, params).fetchone()[0]
 
@@ -91,7 +92,7 @@ def test_uploaded_samples_are_scanned_extracted_rendered_indexed_and_notified(
     assert upload.success
     ids = uploaded_ids(upload)
     with postgres.connection() as conn:
-        names = {row["filename"]: fid for fid, row in queries.get_files(conn, ids).items()}
+        names = {row["filename"]: fid for fid, row in file_rows.get_files(conn, ids).items()}
 
     data = pipeline.tick()
     (request,) = data.run_requests
@@ -99,10 +100,11 @@ def test_uploaded_samples_are_scanned_extracted_rendered_indexed_and_notified(
     assert batch["topic"] == kafka.file_events_topic
     assert sum(r["end"] - r["start"] + 1 for r in batch["ranges"]) == 4
     assert "fileMetadata" not in json.dumps(request.run_config), "offsets, not payloads"
-    assert request.run_key.startswith(f"{kafka.file_events_topic}:")
+    topic_id = kafka.topic_id(kafka.file_events_topic)
+    assert request.run_key.startswith(f"{kafka.file_events_topic}@{topic_id}:")
     assert request.tags["file_pipeline/events"] == "4"
     assert request.tags["file_pipeline/upload_runs"] == upload.run_id
-    assert sum(parse_cursor(data.cursor, kafka.file_events_topic).values()) >= 4
+    assert sum(SensorCursor.parse(data.cursor).offsets.values()) >= 4
     (lag,) = data.asset_events
     assert lag.asset_key == dg.AssetKey("file_events") and lag.metadata["consumer_lag"].value == 0
 
@@ -115,7 +117,7 @@ def test_uploaded_samples_are_scanned_extracted_rendered_indexed_and_notified(
         names["eicar-test-file.txt"],
     )
     with postgres.connection() as conn:
-        rows = queries.get_files(conn, ids)
+        rows = file_rows.get_files(conn, ids)
         exif = conn.execute(
             "SELECT camera_make, camera_model, width, height, gps_latitude, processing_run_id"
             " FROM exif_metadata WHERE file_id = ANY(%s)",
@@ -142,10 +144,12 @@ def test_uploaded_samples_are_scanned_extracted_rendered_indexed_and_notified(
     assert preview.format == "JPEG"
 
     with postgres.connection() as conn:
-        assert [h["file_id"] for h in queries.search(conn, "quarterly uploads", "dora", 5)] == [pdf]
-        assert [h["file_id"] for h in queries.search(conn, "meeting notes", "dora", 5)] == [notes]
-        assert [h["file_id"] for h in queries.search(conn, "vacation", "dora", 5)] == [photo]
-        assert queries.search(conn, "quarterly", "someone-else", 5) == []
+        assert [h["file_id"] for h in file_rows.search(conn, "quarterly uploads", "dora", 5)] == [
+            pdf
+        ]
+        assert [h["file_id"] for h in file_rows.search(conn, "meeting notes", "dora", 5)] == [notes]
+        assert [h["file_id"] for h in file_rows.search(conn, "vacation", "dora", 5)] == [photo]
+        assert file_rows.search(conn, "quarterly", "someone-else", 5) == []
     notified = {
         json.loads(m.value())["fileId"]: json.loads(m.value())
         for m in read_topic(kafka, kafka.notifications_topic)
@@ -196,7 +200,7 @@ def test_eicar_is_quarantined_with_no_thumbnail_and_no_index_entry(
     (run,) = pipeline.drain()
     assert run.success
     with postgres.connection() as conn:
-        row = queries.get_file(conn, file_id)
+        row = file_rows.get_file(conn, file_id)
     assert row["status"] == "infected" and "EICAR" in row["scan_signature"]
     assert row["s3_key"] == f"quarantine/{original}"
     assert storage.exists(row["s3_key"]) and not storage.exists(original)
@@ -221,13 +225,13 @@ def test_clamav_unavailable_keeps_files_pending_and_a_retry_finishes_the_job(
         stack.up(["clamav"], echo=lambda line: None)
     assert not failed.success, "no verdict fails the run so Dagster retries it"
     with postgres.connection() as conn:
-        assert queries.get_file(conn, file_id)["status"] == "pending", "fail closed, never clean"
+        assert file_rows.get_file(conn, file_id)["status"] == "pending", "fail closed, never clean"
     assert _count(postgres, "SELECT count(*) FROM search_index WHERE file_id = %s", file_id) == 0
 
     retried = pipeline.execute(request)  # what Dagster's run retry does: same config
     assert retried.success
     with postgres.connection() as conn:
-        assert queries.get_file(conn, file_id)["status"] == "clean"
+        assert file_rows.get_file(conn, file_id)["status"] == "clean"
     assert _count(postgres, "SELECT count(*) FROM search_index WHERE file_id = %s", file_id) == 1
 
 
@@ -250,11 +254,11 @@ def test_bad_messages_go_to_the_dlq_and_good_ones_around_them_are_processed(
     bad = {
         b"garbage": b"\x00\xffnot json",
         b"truncated": b'{"eventType": "UPLOADED", "fileMeta',
-        b"unknown-type": json.dumps(dict(missing, eventType="EXPLODED")).encode(),
         b"missing-file": json.dumps(missing).encode(),
     }
+    other_type = json.dumps(dict(missing, eventType="EXPLODED")).encode()
     producer = kafka.producer()
-    for key, value in bad.items():
+    for key, value in [*bad.items(), (b"other-type", other_type)]:
         producer.produce(kafka.file_events_topic, key=key, value=value, partition=0)
     assert producer.flush(30) == 0
     (tmp_path / "before.txt").unlink()
@@ -269,8 +273,8 @@ def test_bad_messages_go_to_the_dlq_and_good_ones_around_them_are_processed(
     assert set(bad) <= set(dead)
     assert b"not UTF-8" in dead[b"garbage"]["dlq.reason"]
     assert b"not valid JSON" in dead[b"truncated"]["dlq.reason"]
-    assert b"unknown event type 'EXPLODED'" in dead[b"unknown-type"]["dlq.reason"]
     assert b"unknown file" in dead[b"missing-file"]["dlq.reason"]
+    assert b"other-type" not in dead, "a type this consumer does not act on is left alone"
     for headers in (dead[k] for k in bad):
         assert headers["dlq.source.topic"] == kafka.file_events_topic.encode()
         assert headers["dlq.source.partition"] == b"0"
@@ -288,7 +292,7 @@ def test_seed_format_event_from_a_plain_producer_is_processed(
     pipeline.drain()  # our own event, processed once
     with postgres.connection() as conn:
         conn.execute("DELETE FROM exif_metadata WHERE file_id = %s", (file_id,))
-        row = queries.get_file(conn, file_id)
+        row = file_rows.get_file(conn, file_id)
     seed_event = {
         "eventType": "UPLOADED",
         "fileMetadata": {
@@ -326,7 +330,7 @@ def test_corrupt_image_fails_that_file_not_the_batch(
     (run,) = pipeline.drain()
     assert run.success
     with postgres.connection() as conn:
-        rows = queries.get_files(conn, ids)
+        rows = file_rows.get_files(conn, ids)
     by_name = {rows[i]["filename"]: i for i in ids}
     broken = _results(postgres, by_name["broken.jpg"])
     assert broken["thumbnails"][0] == "failed" and "image" in broken["thumbnails"][1]
@@ -372,7 +376,7 @@ def test_deleted_event_removes_thumbnails_and_the_index_entry(
 
     # A DELETED event from any producer (here: the seed's format) removes the derived outputs.
     with postgres.connection() as conn:
-        row = queries.get_file(conn, file_id)
+        row = file_rows.get_file(conn, file_id)
     deleted = {
         "eventType": "DELETED",
         "timestamp": 1696500000001,
@@ -398,7 +402,7 @@ def test_deleted_event_removes_thumbnails_and_the_index_entry(
     assert run_delete(file_id, definitions, instance).success
     pipeline.drain()
     with postgres.connection() as conn:
-        assert queries.search(conn, "vacation", "gone", 5) == []
+        assert file_rows.search(conn, "vacation", "gone", 5) == []
         kinds = [
             r[0]
             for r in conn.execute(
@@ -421,7 +425,7 @@ def test_a_burst_of_500_events_is_a_handful_of_runs(
     assert (
         _count(
             postgres,
-            "SELECT count(*) FROM processing_results WHERE step = 'notifications'"
+            "SELECT count(*) FROM processing_results WHERE stage = 'notifications'"
             " AND outcome = 'done' AND file_id = ANY(%s)",
             ids,
         )

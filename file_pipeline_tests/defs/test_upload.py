@@ -11,12 +11,12 @@ import pytest
 import requests
 
 from file_pipeline import stack
-from file_pipeline.db import queries
+from file_pipeline.db import files as file_rows
 from file_pipeline.defs.upload.sensors import MIN_AGE_SECONDS, outbox_relay_sensor
-from file_pipeline.events import parse_event
-from file_pipeline.ingest import ingest_files
-from file_pipeline.outbox import relay_outbox
+from file_pipeline.events.schema import parse_event
 from file_pipeline.resources import KafkaResource
+from file_pipeline.upload.ingest import ingest_files
+from file_pipeline.upload.outbox import relay_outbox
 from file_pipeline_tests.helpers import events_for, read_topic, run_delete, run_upload, uploaded_ids
 
 pytestmark = pytest.mark.stack
@@ -33,7 +33,7 @@ def test_uploaded_file_is_stored_recorded_and_announced(
     (file_id,) = uploaded_ids(result)
 
     with postgres.connection() as conn:
-        row = queries.get_file(conn, file_id)
+        row = file_rows.get_file(conn, file_id)
         outbox = conn.execute(
             "SELECT sent_at, kafka_partition, kafka_offset FROM outbox WHERE file_id = %s",
             (file_id,),
@@ -87,10 +87,13 @@ def test_events_wait_in_the_outbox_while_kafka_is_unreachable(
     ).stored
     file_id = stored[0].id
     nowhere = KafkaResource(
-        bootstrap_servers="localhost:1", file_events_topic=kafka.file_events_topic
+        bootstrap_servers="localhost:1",
+        file_events_topic=kafka.file_events_topic,
+        delivery_timeout_seconds=2,
     )
-    down = relay_outbox(postgres, nowhere, log, delivery_timeout_seconds=2)
-    assert down.sent == 0 and down.pending >= 1
+    down = relay_outbox(postgres, nowhere, log)
+    assert down.sent == 0 and down.pending >= 1 and down.failed >= 1
+    assert any("timed out" in error.lower() or "acknowledge" in error for error in down.errors)
     assert file_id not in events_for(kafka, [file_id])
 
     up = relay_outbox(postgres, kafka, log)
@@ -156,7 +159,7 @@ def test_delete_removes_blob_marks_row_and_emits_deleted(
     (tmp_path / "doomed.txt").write_text("delete me")
     (file_id,) = uploaded_ids(run_upload(definitions, instance, [tmp_path], uploaded_by="del"))
     with postgres.connection() as conn:
-        key = queries.get_file(conn, file_id)["s3_key"]
+        key = file_rows.get_file(conn, file_id)["s3_key"]
     storage.put_bytes(f"thumbnails/{file_id}/thumbnail.webp", b"derived", "image/webp")
 
     for attempt in range(2):  # the second delete is harmless
@@ -169,7 +172,7 @@ def test_delete_removes_blob_marks_row_and_emits_deleted(
     assert not storage.exists(key)
     assert storage.list_keys(f"thumbnails/{file_id}/") == []
     with postgres.connection() as conn:
-        row = queries.get_file(conn, file_id)
+        row = file_rows.get_file(conn, file_id)
         deleted_events = conn.execute(
             "SELECT count(*) FROM outbox WHERE file_id = %s AND event_type = 'DELETED'", (file_id,)
         ).fetchone()[0]

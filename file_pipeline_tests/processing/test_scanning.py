@@ -10,6 +10,7 @@ from file_pipeline.processing.scanning import (
     ClamdScanner,
     ScanError,
     ScannerUnavailableError,
+    Verdict,
     parse_scan_reply,
 )
 
@@ -130,19 +131,31 @@ def test_error_reply_mid_stream_raises_scan_error() -> None:
         with pytest.raises(ScanError, match="size limit exceeded") as caught:
             scanner.scan_stream(io.BytesIO(b"y" * 8 * 1024 * 1024))
         thread.join(timeout=5)
-    assert isinstance(caught.value, ScannerUnavailableError)
+    assert not isinstance(caught.value, ScannerUnavailableError), "this file's problem, not clamd's"
     assert "size limit exceeded" in caught.value.clamd_message
 
 
 @pytest.mark.parametrize(
     ("reply", "expected"),
     [
-        ("stream: OK", (True, None)),
-        ("stream: Eicar-Signature FOUND\x00", (False, "Eicar-Signature")),
-        ("stream: Win.Test.EICAR_HDB-1 FOUND", (False, "Win.Test.EICAR_HDB-1")),
+        ("stream: OK", (Verdict.CLEAN, None)),
+        ("stream: Eicar-Signature FOUND\x00", (Verdict.INFECTED, "Eicar-Signature")),
+        ("stream: Win.Test.EICAR_HDB-1 FOUND", (Verdict.INFECTED, "Win.Test.EICAR_HDB-1")),
+        (
+            "stream: Heuristics.Limits.Exceeded.MaxFileSize FOUND",
+            (Verdict.UNSCANNABLE, "Heuristics.Limits.Exceeded.MaxFileSize"),
+        ),
+        (
+            "stream: Heuristics.Encrypted.Zip FOUND",
+            (Verdict.UNSCANNABLE, "Heuristics.Encrypted.Zip"),
+        ),
+        (
+            "stream: Heuristics.Phishing.Email.SpoofedDomain FOUND",
+            (Verdict.INFECTED, "Heuristics.Phishing.Email.SpoofedDomain"),
+        ),
     ],
 )
-def test_parse_scan_reply(reply: str, expected: tuple[bool, str | None]) -> None:
+def test_parse_scan_reply(reply: str, expected: tuple[Verdict, str | None]) -> None:
     assert parse_scan_reply(reply) == expected
 
 

@@ -10,6 +10,7 @@ from file_pipeline.processing.text_extraction import (
     extract_text,
     searchable_filename,
 )
+from file_pipeline.processing.versions import TextLimits
 
 SAMPLES = Path(__file__).resolve().parents[2] / "file_pipeline" / "samples"
 REPORT_PDF = (SAMPLES / "quarterly-report.pdf").read_bytes()
@@ -29,13 +30,17 @@ def _pdf(pages: int = 1, *, user_password: str | None = None, owner_password: st
     return buffer.getvalue()
 
 
+def _text(data: bytes, content_type: str, filename: str, **limits: int) -> str:
+    return extract_text(data, content_type, filename, TextLimits(**limits)).text
+
+
 def test_sample_pdf() -> None:
-    assert REPORT_TEXT in extract_text(REPORT_PDF, "application/pdf", "quarterly-report.pdf")
+    assert REPORT_TEXT in _text(REPORT_PDF, "application/pdf", "quarterly-report.pdf")
 
 
 def test_sample_notes() -> None:
     data = (SAMPLES / "notes.txt").read_bytes()
-    text = extract_text(data, "text/plain", "notes.txt")
+    text = _text(data, "text/plain", "notes.txt")
     assert text == data.decode("utf-8")
     assert "Ship the file pipeline demo" in text
 
@@ -49,16 +54,16 @@ def test_sample_notes() -> None:
     ],
 )
 def test_text_types_are_their_text(content_type: str, data: bytes) -> None:
-    assert extract_text(data, content_type, "f") == data.decode("utf-8")
+    assert _text(data, content_type, "f") == data.decode("utf-8")
 
 
 def test_invalid_utf8_is_replaced_and_bom_dropped() -> None:
-    assert extract_text(b"\xef\xbb\xbfok \xff done", "text/plain", "f.txt") == "ok \ufffd done"
+    assert _text(b"\xef\xbb\xbfok \xff done", "text/plain", "f.txt") == "ok \ufffd done"
 
 
 def test_utf16_with_bom() -> None:
     data = "h\u00e9llo".encode("utf-16")
-    assert extract_text(data, "text/plain", "f.txt") == "h\u00e9llo"
+    assert _text(data, "text/plain", "f.txt") == "h\u00e9llo"
 
 
 def test_json_is_flattened_to_keys_and_values() -> None:
@@ -67,7 +72,7 @@ def test_json_is_flattened_to_keys_and_values() -> None:
         "tags": ["italy", "duomo"],
         "people": [{"name": "Ada", "age": 36}, {"name": "Grace", "admin": True, "x": None}],
     }
-    text = extract_text(json.dumps(document).encode(), "application/json", "trip.json")
+    text = _text(json.dumps(document).encode(), "application/json", "trip.json")
     assert text.split("\n") == [
         "title",
         "Trip to Florence",
@@ -87,13 +92,11 @@ def test_json_is_flattened_to_keys_and_values() -> None:
 
 def test_deeply_nested_json_does_not_overflow() -> None:
     data = ("[" * 100_000 + '"deep"' + "]" * 100_000).encode()
-    assert "deep" in extract_text(data, "application/json", "deep.json")
+    assert "deep" in _text(data, "application/json", "deep.json")
 
 
 def test_invalid_json_falls_back_to_raw_text() -> None:
-    assert extract_text(b'{"a": "unterminated', "application/json", "x.json") == (
-        '{"a": "unterminated'
-    )
+    assert _text(b'{"a": "unterminated', "application/json", "x.json") == ('{"a": "unterminated')
 
 
 @pytest.mark.parametrize(
@@ -113,18 +116,18 @@ def test_password_protected_pdf_raises_a_typed_error() -> None:
 
 def test_pdf_encrypted_with_an_empty_user_password_is_read() -> None:
     data = _pdf(user_password="", owner_password="owner")
-    assert REPORT_TEXT in extract_text(data, "application/pdf", "restricted.pdf")
+    assert REPORT_TEXT in _text(data, "application/pdf", "restricted.pdf")
 
 
 def test_pdf_page_limit() -> None:
-    text = extract_text(_pdf(5), "application/pdf", "long.pdf", max_pages=2)
+    text = _text(_pdf(5), "application/pdf", "long.pdf", max_pdf_pages=2)
     assert text.count(REPORT_TEXT) == 2
 
 
 def test_nuls_are_stripped() -> None:
-    assert extract_text(b"a\x00b\x00\x00c", "text/plain", "f.txt") == "abc"
+    assert _text(b"a\x00b\x00\x00c", "text/plain", "f.txt") == "abc"
     json_data = json.dumps({"k\u0000ey": "va\u0000lue"}).encode()
-    assert extract_text(json_data, "application/json", "f.json") == "key\nvalue"
+    assert _text(json_data, "application/json", "f.json") == "key\nvalue"
 
 
 @pytest.mark.parametrize(
@@ -136,12 +139,12 @@ def test_nuls_are_stripped() -> None:
     ],
 )
 def test_truncation(content_type: str, data: str) -> None:
-    text = extract_text(data.encode(), content_type, "big", max_chars=100)
+    text = _text(data.encode(), content_type, "big", max_chars=100)
     assert len(text) == 100
 
 
 def test_pdf_truncation() -> None:
-    text = extract_text(_pdf(3), "application/pdf", "r.pdf", max_chars=10)
+    text = _text(_pdf(3), "application/pdf", "r.pdf", max_chars=10)
     assert text == REPORT_TEXT[:10]
 
 
@@ -150,7 +153,7 @@ def test_pdf_truncation() -> None:
     ["image/jpeg", "application/octet-stream", "application/zip", "text/html", ""],
 )
 def test_unsupported_types_give_nothing(content_type: str) -> None:
-    assert extract_text(b"some bytes", content_type, "file.bin") == ""
+    assert _text(b"some bytes", content_type, "file.bin") == ""
 
 
 @pytest.mark.parametrize(
@@ -166,3 +169,24 @@ def test_unsupported_types_give_nothing(content_type: str) -> None:
 )
 def test_searchable_filename(filename: str, expected: str) -> None:
     assert searchable_filename(filename) == expected
+
+
+def test_text_cut_by_a_bound_says_why() -> None:
+    pages = extract_text(_pdf(5), "application/pdf", "long.pdf", TextLimits(max_pdf_pages=2))
+    assert pages.partial == "first 2 of 5 pages"
+    chars = extract_text(b"x" * 500, "text/plain", "long.txt", TextLimits(max_chars=100))
+    assert (len(chars.text), chars.partial) == (100, "text cut at 100 characters")
+    whole = extract_text(b"short", "text/plain", "short.txt")
+    assert (whole.text, whole.partial) == ("short", None)
+
+
+def test_a_pdf_past_its_deadline_keeps_the_pages_read_so_far() -> None:
+    spent = extract_text(_pdf(3), "application/pdf", "slow.pdf", deadline=0.0)
+    assert spent.text == ""
+    assert spent.partial == "stopped after 0 of 3 pages: time budget spent"
+
+
+def test_lone_surrogates_never_reach_the_index() -> None:
+    data = json.dumps({"name": "bad \ud800 surrogate"}).encode()
+    text = _text(data, "application/json", "s.json")
+    assert "\ud800" not in text and text.encode("utf-8")

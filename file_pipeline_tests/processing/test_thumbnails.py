@@ -5,7 +5,8 @@ import pytest
 from PIL import Image
 
 from file_pipeline.errors import ImageProcessingError
-from file_pipeline.processing.thumbnails import Rendition, make_renditions, rendition_key
+from file_pipeline.processing.thumbnails import Rendition, make_renditions
+from file_pipeline.processing.versions import parse_renditions
 
 SAMPLE = Path(__file__).resolve().parents[2] / "file_pipeline" / "samples" / "vacation-photo.jpg"
 
@@ -142,10 +143,32 @@ def test_decompression_bomb_is_refused() -> None:
     assert limit_before == Image.MAX_IMAGE_PIXELS  # the global limit is restored
 
 
-def test_rendition_key() -> None:
-    thumbnail = Rendition("thumbnail", b"", "image/webp", 1, 1)
-    preview = Rendition("preview", b"", "image/jpeg", 1, 1)
-    assert rendition_key("f-1", thumbnail) == "thumbnails/f-1/thumbnail.webp"
-    assert rendition_key("f-1", preview) == "thumbnails/f-1/preview.jpg"
-    with pytest.raises(ValueError):
-        rendition_key("f-1", Rendition("other", b"", "image/png", 1, 1))
+def test_configured_renditions_are_made_from_one_decode_in_their_formats() -> None:
+    specs = parse_renditions("small:250:webp:80,medium:720:webp:80,large:1440:jpeg:85")
+    image = Image.new("RGB", (4000, 3000), (120, 40, 200))
+    renditions = make_renditions(_encode(image, "JPEG", quality=90), specs)
+    assert [(r.name, r.width, r.height, r.content_type, r.extension) for r in renditions] == [
+        ("small", 250, 188, "image/webp", "webp"),
+        ("medium", 720, 540, "image/webp", "webp"),
+        ("large", 1440, 1080, "image/jpeg", "jpg"),
+    ]
+    for rendition in renditions:
+        decoded = Image.open(io.BytesIO(rendition.data))
+        assert decoded.size == (rendition.width, rendition.height)
+        assert decoded.format == ("JPEG" if rendition.extension == "jpg" else "WEBP")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("thumbnail:250:webp", "name:longest-side:format:quality"),
+        ("thumbnail:250:gif:80", "format"),
+        ("a:250:webp:80,a:300:webp:80", "distinct names"),
+        ("bad name:250:webp:80", "plain word"),
+        ("big:0:webp:80", "side 1..16384"),
+        ("", "at least one"),
+    ],
+)
+def test_rendition_settings_are_validated(text: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        parse_renditions(text)

@@ -1,7 +1,7 @@
 import pytest
 
-from file_pipeline.db import queries
-from file_pipeline.events import EventType, FileMetadata, new_event
+from file_pipeline.db import files as file_rows
+from file_pipeline.events.schema import EventType, FileMetadata, new_event
 from file_pipeline.resources import KafkaResource, PostgresResource
 
 pytestmark = pytest.mark.stack
@@ -51,8 +51,8 @@ def test_row_and_outbox_round_trip_in_one_transaction(
     event = new_event(EventType.UPLOADED, meta, 1696500000000)
     with postgres.connection() as conn:
         with conn.transaction():
-            queries.insert_file_with_event(conn, meta, event, kafka.file_events_topic, "run-1")
-        row = queries.get_file(conn, meta.id)
+            file_rows.insert_file_with_event(conn, meta, event, kafka.file_events_topic, "run-1")
+        row = file_rows.get_file(conn, meta.id)
         outbox = conn.execute(
             "SELECT event_id::text, message_key, payload, sent_at FROM outbox WHERE file_id = %s",
             (meta.id,),
@@ -81,9 +81,9 @@ def test_failed_transaction_leaves_neither_row_nor_event(
     event = new_event(EventType.UPLOADED, meta, 1)
     with postgres.connection() as conn:
         with pytest.raises(RuntimeError), conn.transaction():
-            queries.insert_file_with_event(conn, meta, event, kafka.file_events_topic, None)
+            file_rows.insert_file_with_event(conn, meta, event, kafka.file_events_topic, None)
             raise RuntimeError("crash after the row, before commit")
-        assert queries.get_file(conn, meta.id) is None
+        assert file_rows.get_file(conn, meta.id) is None
         count = conn.execute(
             "SELECT count(*) FROM outbox WHERE file_id = %s", (meta.id,)
         ).fetchone()[0]

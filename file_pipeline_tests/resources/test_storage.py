@@ -42,3 +42,28 @@ def test_unreachable_object_store_raises_a_typed_error(storage: ObjectStorageRes
     )
     with pytest.raises(ObjectStoreError, match="object store put failed"):
         dead.put_bytes("k", b"v", "text/plain")
+
+
+def test_the_client_honours_every_field_s3resource_declares() -> None:
+    """No inherited field is silently ignored: each one shows in the client it builds."""
+    from botocore import UNSIGNED
+    from botocore.exceptions import ProfileNotFound
+
+    client = ObjectStorageResource(
+        endpoint_url="http://127.0.0.1:1",
+        region_name="eu-west-3",
+        use_ssl=False,
+        verify=False,
+        max_attempts=7,
+        aws_access_key_id="AKIA-TEST",
+        aws_secret_access_key="secret",
+        aws_session_token="token",
+        use_unsigned_session=True,
+    ).get_client()
+    assert client.meta.endpoint_url == "http://127.0.0.1:1"
+    assert client.meta.region_name == "eu-west-3"
+    assert client.meta.config.retries["total_max_attempts"] == 8, "7 retries after the first try"
+    assert client.meta.config.signature_version is UNSIGNED
+    assert client.meta.config.s3["addressing_style"] == "path"
+    with pytest.raises(ProfileNotFound):
+        ObjectStorageResource(profile_name="no-such-profile-here").get_client()

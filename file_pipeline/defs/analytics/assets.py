@@ -2,10 +2,10 @@
 
 import dagster as dg
 
+from file_pipeline.analytics.statistics import compute_statistics
 from file_pipeline.defs.processing.assets import notifications
 from file_pipeline.defs.upload.assets import file_events
 from file_pipeline.resources import KafkaResource, PostgresResource
-from file_pipeline.statistics import compute_statistics
 
 
 def latest_consumer_lag(instance: dg.DagsterInstance) -> int | None:

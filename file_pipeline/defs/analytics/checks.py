@@ -6,22 +6,28 @@ problem that appears between runs (a blob deleted by hand, an outbox stuck behin
 shows up there.
 """
 
+import time
+
 import dagster as dg
 
+from file_pipeline.analytics.reconciliation import reconcile
+from file_pipeline.db import health, outbox
 from file_pipeline.defs.processing.assets import notifications, virus_scan
+from file_pipeline.defs.processing.sensors import NO_EVENTS_SKIPPED
 from file_pipeline.defs.upload.assets import file_events, uploaded_files
-from file_pipeline.reconciliation import reconcile
 from file_pipeline.resources import ObjectStorageResource, PostgresResource
+from file_pipeline.upload import keys
 
 UNSENT_THRESHOLD_MINUTES = 5
 PROCESSING_THRESHOLD_MINUTES = 10
 ORPHAN_GRACE_SECONDS = 3600
+GAP_LOOKBACK_HOURS = 24
 
 
 @dg.asset_check(
     asset=uploaded_files,
-    description="Every live row has its blob, and every upload blob (past the grace period) "
-    "has its row.",
+    description="Every live row has its blob, and no object under uploads/, thumbnails/ or "
+    "quarantine/ (past the grace period) is an orphan or a leftover of a deleted file.",
 )
 def blobs_match_rows(
     context: dg.AssetCheckExecutionContext,
@@ -32,13 +38,18 @@ def blobs_match_rows(
         storage, postgres, grace_seconds=ORPHAN_GRACE_SECONDS, log=context.log, dry_run=True
     )
     return dg.AssetCheckResult(
-        passed=not found.orphans_removed and not found.rows_missing_blob,
+        passed=not found.removable and not found.rows_missing_blob,
         metadata={
             "blobs_checked": found.blobs_checked,
-            "orphan_blobs": len(found.orphans_removed),
+            "orphan_objects": len(found.orphans),
+            "leftover_objects": len(found.leftovers),
             "rows_missing_blob": len(found.rows_missing_blob),
             "examples": dg.MetadataValue.json(
-                {"orphans": found.orphans_removed[:10], "rows": found.rows_missing_blob[:10]}
+                {
+                    "orphans": found.orphans[:10],
+                    "leftovers": found.leftovers[:10],
+                    "rows": found.rows_missing_blob[:10],
+                }
             ),
         },
     )
@@ -50,14 +61,11 @@ def blobs_match_rows(
 )
 def outbox_drained(postgres: PostgresResource) -> dg.AssetCheckResult:
     with postgres.connection() as conn:
-        stuck, oldest = conn.execute(
-            "SELECT count(*), min(created_at) FROM outbox WHERE sent_at IS NULL"
-            " AND created_at < now() - make_interval(mins => %s)",
-            (UNSENT_THRESHOLD_MINUTES,),
-        ).fetchone()
+        stuck = outbox.unsent_backlog(conn, older_than_seconds=UNSENT_THRESHOLD_MINUTES * 60)
+    oldest = stuck.oldest_created_at
     return dg.AssetCheckResult(
-        passed=stuck == 0,
-        metadata={"stuck_events": stuck, "oldest": str(oldest) if oldest else "none"},
+        passed=stuck.count == 0,
+        metadata={"stuck_events": stuck.count, "oldest": str(oldest) if oldest else "none"},
     )
 
 
@@ -67,18 +75,11 @@ def outbox_drained(postgres: PostgresResource) -> dg.AssetCheckResult:
 )
 def uploads_processed_in_time(postgres: PostgresResource) -> dg.AssetCheckResult:
     with postgres.connection() as conn:
-        late = conn.execute(
-            "SELECT id FROM files WHERE deleted_at IS NULL AND processed_at IS NULL"
-            " AND created_at < now() - make_interval(mins => %s) ORDER BY created_at LIMIT 100",
-            (PROCESSING_THRESHOLD_MINUTES,),
-        ).fetchall()
+        late = health.late_files(conn, PROCESSING_THRESHOLD_MINUTES)
     return dg.AssetCheckResult(
         passed=not late,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "late_files": len(late),
-            "examples": dg.MetadataValue.json([r[0] for r in late[:10]]),
-        },
+        metadata={"late_files": len(late), "examples": dg.MetadataValue.json(late[:10])},
     )
 
 
@@ -90,19 +91,16 @@ def infected_files_quarantined(
     storage: ObjectStorageResource, postgres: PostgresResource
 ) -> dg.AssetCheckResult:
     with postgres.connection() as conn:
-        rows = conn.execute(
-            "SELECT f.id, f.s3_key,"
-            " EXISTS (SELECT 1 FROM search_index s WHERE s.file_id = f.id),"
-            " EXISTS (SELECT 1 FROM thumbnails t WHERE t.file_id = f.id)"
-            " FROM files f WHERE f.status = 'infected' AND f.deleted_at IS NULL"
-        ).fetchall()
+        rows = health.infected_files(conn)
     problems = []
     for file_id, key, indexed, has_thumbnail in rows:
-        if not key.startswith("quarantine/") or not storage.exists(key):
+        if not key.startswith(keys.QUARANTINE_PREFIX) or not storage.exists(key):
             problems.append(f"{file_id}: blob not in quarantine ({key})")
+        if storage.exists(keys.upload_key_of(key)):
+            problems.append(f"{file_id}: the original is still under uploads/")
         if indexed:
             problems.append(f"{file_id}: in the search index")
-        if has_thumbnail or storage.list_keys(f"thumbnails/{file_id}/"):
+        if has_thumbnail or storage.list_keys(keys.thumbnail_prefix(file_id)):
             problems.append(f"{file_id}: has thumbnails")
     return dg.AssetCheckResult(
         passed=not problems,
@@ -110,10 +108,39 @@ def infected_files_quarantined(
     )
 
 
+@dg.asset_check(
+    asset=file_events,
+    name=NO_EVENTS_SKIPPED,
+    description=(
+        "No event was deleted by retention before the sensor read it. The sensor fails this check "
+        f"the moment it finds a gap; run here, it looks at the last {GAP_LOOKBACK_HOURS} hours of "
+        "the sensor's observations."
+    ),
+)
+def no_events_skipped(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    since = time.time() - GAP_LOOKBACK_HOURS * 3600
+    records = context.instance.fetch_observations(file_events.key, limit=1000).records
+    gaps = []
+    for record in records:
+        if record.timestamp < since or record.asset_observation is None:
+            continue
+        found = record.asset_observation.metadata.get("offset_gaps")
+        if found is not None and found.value:
+            gaps.extend(found.value)
+    return dg.AssetCheckResult(
+        passed=not gaps,
+        metadata={"gaps": dg.MetadataValue.json(gaps[:50]), "observations": len(records)},
+    )
+
+
 check_data_health = dg.define_asset_job(
     name="check_data_health",
     selection=dg.AssetSelection.checks(
-        blobs_match_rows, outbox_drained, uploads_processed_in_time, infected_files_quarantined
+        blobs_match_rows,
+        outbox_drained,
+        uploads_processed_in_time,
+        infected_files_quarantined,
+        no_events_skipped,
     ),
     description="Run every data-health asset check.",
 )

@@ -3,7 +3,7 @@
 import dagster as dg
 from pydantic import Field
 
-from file_pipeline.reconciliation import reconcile
+from file_pipeline.analytics.reconciliation import reconcile
 from file_pipeline.resources import ObjectStorageResource, PostgresResource
 
 
@@ -20,8 +20,9 @@ class ReconciliationConfig(dg.Config):
     kinds={"s3", "postgres"},
     owners=["team:file-pipeline"],
     description=(
-        "Object storage reconciled with `files`: orphan blobs (no row, older than the grace "
-        "period) and leftovers of deleted files removed; live rows whose blob is missing reported."
+        "Object storage reconciled with `files` under uploads/, thumbnails/ and quarantine/: "
+        "orphans (no row, older than the grace period) and leftovers of deleted or infected files "
+        "removed; live rows whose blob is missing reported."
     ),
 )
 def storage_reconciliation(
@@ -40,11 +41,13 @@ def storage_reconciliation(
     return dg.MaterializeResult(
         metadata={
             "blobs_checked": result.blobs_checked,
-            "orphans_removed": len(result.orphans_removed),
+            "dry_run": result.dry_run,
+            "orphans": len(result.orphans),
             "orphans_in_grace": len(result.orphans_in_grace),
-            "deleted_leftovers_removed": len(result.deleted_leftovers_removed),
+            "leftovers": len(result.leftovers),
             "rows_missing_blob": len(result.rows_missing_blob),
-            "orphan_keys": dg.MetadataValue.json(result.orphans_removed[:100]),
+            "orphan_keys": dg.MetadataValue.json(result.orphans[:100]),
+            "leftover_keys": dg.MetadataValue.json(result.leftovers[:100]),
             "rows_missing_blob_ids": dg.MetadataValue.json(result.rows_missing_blob[:100]),
         }
     )

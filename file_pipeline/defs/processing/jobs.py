@@ -1,22 +1,19 @@
-"""The processing job the `file_events_sensor` launches, one run per batch of events."""
+"""The processing job: the `file_events_sensor` launches it per batch of events, and reprocess
+batches launch it per batch of file ids (selecting only the stages they redo)."""
 
 import dagster as dg
 
-from file_pipeline.defs.processing.assets import (
-    exif_metadata,
-    notifications,
-    search_index,
-    thumbnails,
-    virus_scan,
-)
-
-PROCESSING_ASSETS = [virus_scan, exif_metadata, thumbnails, search_index, notifications]
+from file_pipeline.defs.processing.assets import PROCESSING_ASSETS
 
 process_file_events = dg.define_asset_job(
     name="process_file_events",
     selection=dg.AssetSelection.assets(*PROCESSING_ASSETS).without_checks(),
-    description="Process one batch of `file-events` (offset ranges in run config).",
-    # One process for the whole batch: a step subprocess per asset would cost seconds per run.
+    description=(
+        "Process one batch of files: offset ranges of `file-events` (from the sensor) or file ids "
+        "(a reprocess batch), given in run config."
+    ),
+    # One process for the batch: the derived stages use their own worker processes, and a
+    # subprocess per step would cost seconds per run.
     executor_def=dg.in_process_executor,
     tags={"file_pipeline/kind": "processing", "dagster/max_retries": "2"},
 )

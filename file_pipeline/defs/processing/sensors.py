@@ -1,18 +1,30 @@
 """The `file_events_sensor`: reads `file-events` from the offsets in its cursor and launches one
-processing run per batch. Invalid messages go to the dead-letter topic; the sensor moves on.
+processing run per batch. Invalid messages go to the dead-letter topic; events of types other
+than UPLOADED and DELETED are counted and left alone; the sensor moves on.
+
+A tick that cannot reach Kafka fails (within its time budget) and leaves the cursor where it was.
+Offsets the cursor expected but retention removed are logged, recorded as a gap on `file_events`
+and fail the `no_events_skipped` check; a topic deleted and created again (new topic id) restarts
+the cursor from the beginning, and run keys carry the topic id so no new batch is mistaken for an
+old one.
 """
 
-import json
-
 import dagster as dg
-from confluent_kafka import KafkaError, Message
 
 from file_pipeline import settings
-from file_pipeline.defs.processing.jobs import PROCESSING_ASSETS, process_file_events
+from file_pipeline.db import files
+from file_pipeline.defs.processing.config import ProcessingBatchConfig
+from file_pipeline.defs.processing.jobs import process_file_events
 from file_pipeline.defs.upload.assets import file_events
-from file_pipeline.errors import EventPublishError
-from file_pipeline.event_batches import PolledBatch, RejectedMessage, poll_new_events
-from file_pipeline.events import EventType
+from file_pipeline.events.cursor import SensorCursor, run_key, starting_point
+from file_pipeline.events.dead_letters import dead_letter
+from file_pipeline.events.offsets import (
+    Deadline,
+    PolledBatch,
+    offset_ranges,
+    poll_new_events,
+    reject_unknown_files,
+)
 from file_pipeline.resources import KafkaResource, PostgresResource
 
 SENSOR_GROUP_ID = "file-pipeline-sensor"
@@ -20,62 +32,7 @@ MAX_EVENTS_PER_RUN = int(settings.FILE_EVENTS_BATCH_SIZE.value())
 TICK_INTERVAL_SECONDS = int(settings.FILE_EVENTS_SENSOR_INTERVAL.value())
 TICK_TIME_BUDGET_SECONDS = 20.0
 MAX_UPLOAD_RUN_TAGS = 5
-
-
-def parse_cursor(cursor: str | None, topic: str) -> dict[int, int]:
-    """Next offset to read per partition; empty for a new sensor or a different topic."""
-    if not cursor:
-        return {}
-    doc = json.loads(cursor)
-    if doc.get("topic") != topic:
-        return {}
-    return {int(p): int(o) for p, o in doc.get("offsets", {}).items()}
-
-
-def make_cursor(topic: str, offsets: dict[int, int]) -> str:
-    return json.dumps({"topic": topic, "offsets": {str(p): o for p, o in sorted(offsets.items())}})
-
-
-def run_key(topic: str, batch: PolledBatch) -> str:
-    return f"{topic}:" + ",".join(f"{r.partition}:{r.start}-{r.end}" for r in batch.ranges())
-
-
-def dead_letter(kafka: KafkaResource, topic: str, rejected: list[RejectedMessage]) -> None:
-    """Publish rejected messages to the dead-letter topic, with headers saying why and from where.
-
-    Raises EventPublishError unless every message was acknowledged, so the cursor never moves
-    past a message that is neither processed nor dead-lettered.
-    """
-    if not rejected:
-        return
-    failures: list[str] = []
-
-    def on_delivery(err: KafkaError | None, _msg: Message) -> None:
-        if err is not None:
-            failures.append(str(err))
-
-    producer = kafka.producer()
-    for r in rejected:
-        producer.produce(
-            kafka.dead_letter_topic,
-            key=r.key,
-            value=r.value,
-            headers=[
-                ("dlq.reason", r.reason.encode("utf-8")),
-                ("dlq.source.topic", topic.encode("utf-8")),
-                ("dlq.source.partition", str(r.partition).encode()),
-                ("dlq.source.offset", str(r.offset).encode()),
-                ("dlq.stage", b"file_events_sensor"),
-            ],
-            on_delivery=on_delivery,
-        )
-        producer.poll(0)
-    remaining = producer.flush(30)
-    if remaining or failures:
-        raise EventPublishError(
-            f"dead-letter topic {kafka.dead_letter_topic}: {remaining} unacknowledged, "
-            f"{len(failures)} failed ({'; '.join(failures[:3])})"
-        )
+NO_EVENTS_SKIPPED = "no_events_skipped"
 
 
 @dg.sensor(
@@ -84,98 +41,129 @@ def dead_letter(kafka: KafkaResource, topic: str, rejected: list[RejectedMessage
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Consumes `file-events` with per-partition offsets kept in the cursor and launches one "
-        "processing run per batch (up to 500 events); invalid messages go to `file-events.dlq`."
+        f"processing run per batch (up to {MAX_EVENTS_PER_RUN} events, FILE_EVENTS_BATCH_SIZE); "
+        "invalid messages go to the dead-letter topic."
     ),
 )
 def file_events_sensor(
     context: dg.SensorEvaluationContext, kafka: KafkaResource, postgres: PostgresResource
 ) -> dg.SensorResult:
     topic = kafka.file_events_topic
-    kafka.ensure_topics()
-    start = parse_cursor(context.cursor, topic)
+    deadline = Deadline(TICK_TIME_BUDGET_SECONDS)
+    topic_id = kafka.topic_id(topic, timeout_seconds=deadline.remaining(10.0))
+    start = starting_point(SensorCursor.parse(context.cursor), topic, topic_id)
+    if start.restart_from_beginning:
+        context.log.warning(start.reason)
     consumer = kafka.consumer(SENSOR_GROUP_ID)
     try:
         batch = poll_new_events(
             consumer,
             topic,
-            start,
+            start.offsets,
             max_events=MAX_EVENTS_PER_RUN,
-            time_budget_seconds=TICK_TIME_BUDGET_SECONDS,
+            deadline=deadline,
+            restart_from_beginning=start.restart_from_beginning,
         )
     finally:
         consumer.close()
+    for reset in batch.resets:
+        context.log.warning(
+            f"{topic}[{reset.partition}]: the cursor was at offset {reset.cursor_offset} but the "
+            f"partition ends at {reset.high_watermark} (topic recreated or truncated): reading "
+            "it again from its first offset"
+        )
+    for gap in batch.gaps:
+        context.log.error(
+            f"{topic}[{gap.partition}]: offsets {gap.first_missing}-{gap.last_missing} were "
+            f"deleted by retention before they were read: {gap.size} events skipped"
+        )
 
-    upload_runs = _reject_unknown_files(batch, postgres)
-    dead_letter(kafka, topic, batch.rejected)
-    for r in batch.rejected:
+    with postgres.connection() as conn:
+        upload_runs = files.upload_runs_of(conn, [r.event.file.id for r in batch.events])
+    events, unknown = reject_unknown_files(batch.events, set(upload_runs))
+    rejected = [*batch.rejected, *unknown]
+    kafka.publish(
+        [dead_letter(r, topic, kafka.dead_letter_topic, "file_events_sensor") for r in rejected]
+    ).raise_on_failure(f"dead-letter topic {kafka.dead_letter_topic}")
+    for r in rejected:
         context.log.warning(f"dead-lettered {topic}[{r.partition}]@{r.offset}: {r.reason}")
 
     run_requests = []
-    ranges = batch.ranges()
+    ranges = offset_ranges([(e.partition, e.offset) for e in events])
     if ranges:
-        batch_config = {"topic": topic, "ranges": [r.as_config() for r in ranges]}
-        offsets_tag = ",".join(f"{r.partition}:{r.start}-{r.end}" for r in ranges)
+        batch_config = ProcessingBatchConfig.for_ranges(topic, ranges)
+        runs = sorted({run for run in upload_runs.values() if run})
         run_requests.append(
             dg.RunRequest(
-                run_key=run_key(topic, batch),
-                run_config={
-                    "ops": {asset.op.name: {"config": batch_config} for asset in PROCESSING_ASSETS}
-                },
+                run_key=run_key(topic, topic_id, ranges),
+                run_config=dg.RunConfig(
+                    ops={
+                        "virus_scan": batch_config,
+                        "derived_outputs": batch_config,
+                        "notifications": batch_config,
+                    }
+                ),
                 tags={
                     "file_pipeline/topic": topic,
-                    "file_pipeline/offsets": offsets_tag,
-                    "file_pipeline/events": str(len(batch.events)),
-                    "file_pipeline/upload_runs": ",".join(upload_runs[:MAX_UPLOAD_RUN_TAGS])
-                    + (",…" if len(upload_runs) > MAX_UPLOAD_RUN_TAGS else ""),
+                    "file_pipeline/offsets": ",".join(r.label() for r in ranges),
+                    "file_pipeline/events": str(len(events)),
+                    "file_pipeline/upload_runs": ",".join(runs[:MAX_UPLOAD_RUN_TAGS])
+                    + (",…" if len(runs) > MAX_UPLOAD_RUN_TAGS else ""),
                 },
             )
         )
     context.log.info(
-        f"{len(batch.events)} events, {len(batch.rejected)} dead-lettered, lag {batch.lag()}"
-    )
-    lag = dg.AssetObservation(
-        asset_key=file_events.key,
-        metadata={
-            "consumer_lag": batch.lag(),
-            "events_read": len(batch.events),
-            "dead_lettered": len(batch.rejected),
-            "next_offsets": dg.MetadataValue.json(
-                {str(p): o for p, o in sorted(batch.next_offsets.items())}
-            ),
-        },
+        f"{len(events)} events, {len(batch.ignored)} left alone, {len(rejected)} dead-lettered, "
+        f"lag {batch.lag()}"
     )
     return dg.SensorResult(
         run_requests=run_requests,
-        cursor=make_cursor(topic, batch.next_offsets),
-        asset_events=[lag] if batch.high_watermarks else [],
+        cursor=SensorCursor(topic, topic_id, batch.next_offsets).serialize(),
+        asset_events=_asset_events(batch, len(events), len(rejected)),
     )
 
 
-def _reject_unknown_files(batch: PolledBatch, postgres: PostgresResource) -> list[str]:
-    """Move UPLOADED events whose file has no row to the rejected list (they go to the DLQ);
-    returns the upload runs that produced the batch's files, for the run's tags."""
-    ids = [r.event.file.id for r in batch.events]
-    if not ids:
+def _asset_events(batch: PolledBatch, processed: int, rejected: int) -> list:
+    """What the tick observed on `file_events` (only when it read something, or found offsets
+    missing or reset: idle ticks record nothing), and a failed check for events never read."""
+    read_anything = processed or batch.ignored or rejected
+    if not (read_anything or batch.gaps or batch.resets):
         return []
-    with postgres.connection() as conn:
-        found = dict(
-            conn.execute(
-                "SELECT id, upload_run_id FROM files WHERE id = ANY(%s)", (ids,)
-            ).fetchall()
+    observed: list = [
+        dg.AssetObservation(
+            asset_key=file_events.key,
+            metadata={
+                "consumer_lag": batch.lag(),
+                "events_read": processed,
+                "events_ignored": len(batch.ignored),
+                "ignored_by_type": dg.MetadataValue.json(batch.ignored_by_type()),
+                "dead_lettered": rejected,
+                "offset_gaps": dg.MetadataValue.json(
+                    [
+                        {"partition": g.partition, "first": g.first_missing, "last": g.last_missing}
+                        for g in batch.gaps
+                    ]
+                ),
+                "cursor_resets": len(batch.resets),
+                "next_offsets": dg.MetadataValue.json(
+                    {str(p): o for p, o in sorted(batch.next_offsets.items())}
+                ),
+            },
         )
-    kept = []
-    for received in batch.events:
-        if received.event.event_type == EventType.UPLOADED and received.event.file.id not in found:
-            batch.rejected.append(
-                RejectedMessage(
-                    received.partition,
-                    received.offset,
-                    received.key,
-                    received.value,
-                    f"unknown file: no row in files for id {received.event.file.id}",
-                )
+    ]
+    if batch.gaps:
+        observed.append(
+            dg.AssetCheckEvaluation(
+                asset_key=file_events.key,
+                check_name=NO_EVENTS_SKIPPED,
+                passed=False,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={
+                    "events_skipped": sum(g.size for g in batch.gaps),
+                    "gaps": dg.MetadataValue.json(
+                        [f"{g.partition}:{g.first_missing}-{g.last_missing}" for g in batch.gaps]
+                    ),
+                },
             )
-        else:
-            kept.append(received)
-    batch.events = kept
-    return sorted({run for run in found.values() if run})
+        )
+    return observed

@@ -5,13 +5,13 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from file_pipeline import progress
-from file_pipeline.deletion import delete_files
 from file_pipeline.errors import InvalidUploadError
-from file_pipeline.ingest import ingest_files
-from file_pipeline.local_files import expand_paths
-from file_pipeline.outbox import relay_outbox
 from file_pipeline.resources import KafkaResource, ObjectStorageResource, PostgresResource
+from file_pipeline.upload import progress
+from file_pipeline.upload.deletion import delete_files
+from file_pipeline.upload.ingest import ingest_files
+from file_pipeline.upload.local_files import expand_paths
+from file_pipeline.upload.outbox import relay_outbox
 
 SAMPLES_DIR = Path(__file__).resolve().parents[2] / "samples"
 GROUP = "upload"

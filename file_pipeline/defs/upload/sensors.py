@@ -5,6 +5,7 @@ import time
 
 import dagster as dg
 
+from file_pipeline.db import outbox
 from file_pipeline.defs.upload.jobs import relay_file_events
 from file_pipeline.resources import PostgresResource
 
@@ -31,11 +32,8 @@ def outbox_relay_sensor(
     context: dg.SensorEvaluationContext, postgres: PostgresResource
 ) -> dg.SensorResult | dg.SkipReason:
     with postgres.connection() as conn:
-        oldest_id, waiting = conn.execute(
-            "SELECT min(id), count(*) FROM outbox WHERE sent_at IS NULL"
-            " AND created_at < now() - make_interval(secs => %s)",
-            (MIN_AGE_SECONDS,),
-        ).fetchone()
+        backlog = outbox.unsent_backlog(conn, older_than_seconds=MIN_AGE_SECONDS)
+    waiting = backlog.count
     if not waiting:
         return dg.SkipReason("outbox is empty")
     in_flight = context.instance.get_runs(
@@ -48,7 +46,7 @@ def outbox_relay_sensor(
     return dg.SensorResult(
         run_requests=[
             dg.RunRequest(
-                run_key=f"outbox-{oldest_id}-{minute}",
+                run_key=f"outbox-{backlog.oldest_id}-{minute}",
                 tags={"file_pipeline/outbox_waiting": str(waiting)},
             )
         ]

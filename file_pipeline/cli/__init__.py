@@ -1,0 +1,25 @@
+"""`file-pipeline`: the local stack, uploads, files, the demo and statistics from the terminal.
+
+One module per command group: `stack` (stack, db), `files` (upload, files, search), `stats`,
+`demo` (demo, ui, env-vars); `runtime` is the glue to Dagster, `output` how results are printed.
+"""
+
+import click
+
+from file_pipeline.cli.demo import demo, env_vars, ui
+from file_pipeline.cli.files import files, search, upload
+from file_pipeline.cli.stack import db, stack
+from file_pipeline.cli.stats import stats
+
+
+@click.group()
+def main() -> None:
+    """Event-driven file pipeline on Dagster: MinIO/S3, PostgreSQL, Kafka, ClamAV."""
+
+
+for command in (stack, db, upload, files, search, stats, demo, ui, env_vars):
+    main.add_command(command)
+
+
+if __name__ == "__main__":
+    main()

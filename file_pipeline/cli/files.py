@@ -1,0 +1,188 @@
+"""`file-pipeline upload`, `files list|show|url|delete` and `search`: the files themselves."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from file_pipeline.cli.output import fail, materialization_metadata, print_run_failure
+from file_pipeline.states import FileStatus
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--user", "uploaded_by", required=True, help="User the files belong to.")
+@click.option("--description", default=None, help="Description stored with every file.")
+def upload(paths: tuple[str, ...], uploaded_by: str, description: str | None) -> None:
+    """Upload files, directories or globs by launching the `upload_files` job."""
+    from file_pipeline.cli import runtime
+    from file_pipeline.upload import progress
+
+    instance = runtime.get_instance()
+    with click.progressbar(length=0, label="uploading", show_pos=True) as bar:
+
+        def advance(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        with progress.listening(advance):
+            result = runtime.run_upload(list(paths), uploaded_by, description, instance)
+    metadata = report_upload(result)
+    if not result.success or metadata.get("rejected", 0):
+        sys.exit(1)
+
+
+def report_upload(result: Any) -> dict[str, Any]:
+    """Print what an upload run stored, found already stored, and rejected."""
+    metadata = materialization_metadata(result, "uploaded_files")
+    if not result.success:
+        print_run_failure(result)
+        return metadata
+    click.echo(
+        f"run {result.run_id}: {metadata.get('files', 0)} files stored, "
+        f"{metadata.get('bytes', 0)} bytes, {metadata.get('rejected', 0)} rejected"
+    )
+    table = metadata.get("file_table")
+    for record in getattr(table, "records", []) or []:
+        row = record.data
+        click.echo(
+            f"  {row['id']}  {row['content_type']:<24} {row['file_size']:>10}  {row['filename']}"
+        )
+    for existing in metadata.get("already_stored_ids") or []:
+        click.echo(f"  {existing['id']}  already stored (identical bytes)  {existing['filename']}")
+    for rejected in metadata.get("rejected_paths") or []:
+        click.secho(f"  rejected {rejected['path']}: {rejected['reason']}", fg="red", err=True)
+    return metadata
+
+
+@click.group()
+def files() -> None:
+    """List, inspect, download and delete stored files."""
+
+
+@files.command("list")
+@click.option("--user", "uploaded_by", default=None, help="Only this user's files.")
+@click.option("--limit", default=50, show_default=True)
+@click.option("--all", "include_deleted", is_flag=True, help="Include deleted files.")
+def files_list(uploaded_by: str | None, limit: int, include_deleted: bool) -> None:
+    """Newest first."""
+    from file_pipeline.cli.runtime import open_resources
+    from file_pipeline.db import files as file_rows
+
+    with open_resources() as resources, resources.postgres.connection() as conn:
+        rows = file_rows.list_files(conn, uploaded_by, limit, include_deleted)
+    for row in rows:
+        click.echo(
+            f"{row['id']}  {row['status']:<8} {row['uploaded_by']:<12} "
+            f"{row['content_type'] or '?':<24} {row['file_size']:>10}  {row['filename']}"
+        )
+    if not rows:
+        click.echo("no files")
+
+
+@files.command("show")
+@click.argument("file_id")
+def files_show(file_id: str) -> None:
+    """Everything about one file: row, blob, events, stage outcomes, runs."""
+    from file_pipeline.cli.runtime import open_resources
+    from file_pipeline.db import files as file_rows
+    from file_pipeline.db import outbox, outputs
+
+    with open_resources() as resources:
+        with resources.postgres.connection() as conn:
+            row = file_rows.get_file(conn, file_id)
+            if row is None:
+                fail(f"no file with id {file_id}")
+            events = outbox.file_events(conn, file_id)
+            results = outputs.file_results(conn, file_id)
+        blob = "present" if resources.storage.exists(row["s3_key"]) else "missing"
+        bucket = resources.storage.bucket
+    for key, value in row.items():
+        click.echo(f"{key:<14} {value}")
+    click.echo(f"{'blob':<14} {blob} (s3://{bucket}/{row['s3_key']})")
+    click.secho("events", bold=True)
+    for event in events:
+        where = (
+            f"partition {event['kafka_partition']} offset {event['kafka_offset']}"
+            if event["sent_at"]
+            else f"unsent ({event['attempts']} attempts) {event['last_error'] or ''}"
+        )
+        click.echo(f"  {event['event_type']:<8} {event['event_id']}  {where}")
+    click.secho("processing", bold=True)
+    for result in results:
+        error = f" [{result['error_type']}]" if result["error_type"] else ""
+        click.echo(
+            f"  {result['stage']:<16} {result['outcome']:<8} {result['detail'] or ''}{error}"
+            f"  (version {result['version']}, run {result['processing_run_id']},"
+            f" event {result['source_event']})"
+        )
+    if not results:
+        click.echo("  not processed yet")
+
+
+@files.command("url")
+@click.argument("file_id")
+@click.option("--expires", default=3600, show_default=True, help="Seconds the URL stays valid.")
+def files_url(file_id: str, expires: int) -> None:
+    """A presigned download URL (the bucket itself is private). Only clean files are handed out."""
+    from file_pipeline.cli.runtime import open_resources
+    from file_pipeline.db import files as file_rows
+
+    if not 1 <= expires <= 7 * 24 * 3600:
+        fail("--expires must be between 1 second and 7 days")
+    with open_resources() as resources:
+        with resources.postgres.connection() as conn:
+            row = file_rows.get_file(conn, file_id)
+        if row is None or row["deleted_at"] is not None:
+            fail(f"no live file with id {file_id}")
+        if row["status"] != FileStatus.CLEAN.value:
+            fail(
+                f"file {file_id} is {row['status']}, not clean: its bytes are not handed out"
+                + (f" ({row['scan_signature']})" if row["scan_signature"] else "")
+            )
+        click.echo(resources.storage.presigned_url(row["s3_key"], expires))
+
+
+@files.command("delete")
+@click.argument("file_ids", nargs=-1, required=True)
+def files_delete(file_ids: tuple[str, ...]) -> None:
+    """Delete files by launching the `delete_files` job. Deleting twice is harmless."""
+    from file_pipeline.cli import runtime
+
+    result = runtime.run_delete(list(file_ids), runtime.get_instance())
+    if not result.success:
+        print_run_failure(result)
+        sys.exit(1)
+    metadata = materialization_metadata(result, "deleted_files")
+    click.echo(
+        f"run {result.run_id}: {metadata['deleted']} deleted, "
+        f"{metadata['already_deleted']} already deleted, {metadata['missing']} not found"
+    )
+    for file_id in metadata.get("missing_ids") or []:
+        click.secho(f"  no file with id {file_id}", fg="red", err=True)
+    if metadata.get("missing"):
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("query")
+@click.option("--user", "uploaded_by", default=None, help="Only this user's files.")
+@click.option("--limit", default=20, show_default=True)
+def search(query: str, uploaded_by: str | None, limit: int) -> None:
+    """Full-text search over filenames and extracted text, best match first."""
+    from file_pipeline.cli.runtime import open_resources
+    from file_pipeline.db import files as file_rows
+
+    with open_resources() as resources, resources.postgres.connection() as conn:
+        hits = file_rows.search(conn, query, uploaded_by, limit)
+    for hit in hits:
+        snippet = " ".join((hit["snippet"] or "").split())
+        click.echo(
+            f"{hit['rank']:.3f}  {hit['file_id']}  {hit['uploaded_by']:<12} {hit['filename']}"
+        )
+        if snippet:
+            click.echo(f"       {snippet}")
+    if not hits:
+        click.echo("no matches")

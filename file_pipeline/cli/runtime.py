@@ -1,0 +1,142 @@
+"""Glue between the terminal and Dagster: the instance, the resources, in-process job launches and
+the daemon for the demo.
+
+Runs launched here are recorded in the same Dagster instance (`DAGSTER_HOME`) that `dagster dev`
+shows, so an upload from the terminal appears in the UI's run history. Resources come from
+`defs/resources.py` (the one place they are bound), resolved through `dg.build_resources`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from file_pipeline import settings
+from file_pipeline.resources import (
+    ClamAVResource,
+    KafkaResource,
+    ObjectStorageResource,
+    PostgresResource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DAGSTER_HOME = PROJECT_ROOT / "dagster_home"
+QUIET_LOGGER = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def apply_env_defaults() -> None:
+    """Fill unset configuration variables with the local stack's defaults."""
+    for var in settings.ALL_ENV_VARS:
+        os.environ.setdefault(var.name, var.default)
+    os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME))
+
+
+@dataclass(frozen=True)
+class Resources:
+    storage: ObjectStorageResource
+    postgres: PostgresResource
+    kafka: KafkaResource
+    clamav: ClamAVResource
+
+
+@contextmanager
+def open_resources() -> Iterator[Resources]:
+    """The resources a run would get, configured from the environment."""
+    from file_pipeline.defs.resources import resource_defs
+
+    apply_env_defaults()
+    with dg.build_resources(resource_defs()) as built:
+        yield Resources(built.storage, built.postgres, built.kafka, built.clamav)
+
+
+def prepare_services() -> dict[str, list[str]]:
+    """Deploy-time setup, all idempotent: apply migrations, create the bucket and the topics."""
+    with open_resources() as resources:
+        migrations = resources.postgres.migrate()
+        resources.storage.ensure_bucket()
+        topics = resources.kafka.ensure_topics()
+    return {"migrations": migrations, "topics": topics}
+
+
+def load_definitions() -> dg.Definitions:
+    from file_pipeline.definitions import defs
+
+    return defs()
+
+
+def get_instance() -> dg.DagsterInstance:
+    apply_env_defaults()
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    return dg.DagsterInstance.get()
+
+
+def run_job(
+    job_name: str,
+    run_config: dict[str, Any],
+    instance: dg.DagsterInstance,
+    *,
+    tags: dict[str, str] | None = None,
+    asset_selection: list[dg.AssetKey] | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Execute a job in this process, recorded in `instance` (so it shows in the UI)."""
+    job = load_definitions().resolve_job_def(job_name)
+    return job.execute_in_process(
+        run_config={**run_config, **QUIET_LOGGER},
+        instance=instance,
+        raise_on_error=False,
+        tags={"file_pipeline/launched_by": "cli", **(tags or {})},
+        asset_selection=asset_selection,
+    )
+
+
+def run_upload(
+    paths: list[str], uploaded_by: str, description: str | None, instance: dg.DagsterInstance
+) -> dg.ExecuteInProcessResult:
+    config: dict[str, Any] = {"paths": paths, "uploaded_by": uploaded_by}
+    if description is not None:
+        config["description"] = description
+    return run_job("upload_files", {"ops": {"uploaded_files": {"config": config}}}, instance)
+
+
+def run_delete(file_ids: list[str], instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    return run_job(
+        "delete_files", {"ops": {"deleted_files": {"config": {"file_ids": file_ids}}}}, instance
+    )
+
+
+@contextmanager
+def dagster_daemon(log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `dagster-daemon` (sensors, run queue, retries) for the duration of the block."""
+    apply_env_defaults()
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("dagster-daemon")),
+                "run",
+                "-w",
+                str(PROJECT_ROOT / "workspace.yaml"),
+            ],
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

@@ -1,0 +1,33 @@
+"""SQL behind the statistics (`file_statistics`, `file-pipeline stats`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+
+def file_facts(conn: psycopg.Connection) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """One row per file: owner, type, size, status, deleted, upload-to-processed seconds."""
+    cur = conn.execute(
+        "SELECT uploaded_by, coalesce(content_type, 'unknown') AS content_type, file_size, status,"
+        " deleted_at IS NOT NULL AS deleted,"
+        " extract(epoch FROM processed_at - created_at::timestamptz)::float AS latency_seconds"
+        " FROM files"
+    )
+    return [c.name for c in cur.description], cur.fetchall()
+
+
+def output_counts(conn: psycopg.Connection) -> dict[str, int]:
+    """Events sent and unsent, and rows in each output table."""
+    names = ("events_sent", "events_unsent", "exif_rows", "thumbnails", "indexed_files")
+    values = conn.execute(
+        "SELECT (SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL),"
+        " (SELECT count(*) FROM outbox WHERE sent_at IS NULL),"
+        " (SELECT count(*) FROM exif_metadata),"
+        " (SELECT count(*) FROM thumbnails),"
+        " (SELECT count(*) FROM search_index)"
+    ).fetchone()
+    counts = dict(zip(names, values, strict=True))
+    counts["notifications"] = conn.execute("SELECT count(*) FROM notifications").fetchone()[0]
+    return counts

@@ -1,0 +1,121 @@
+"""Everything the derived stages make from one clean file, from one read and one decode:
+EXIF (`exif_metadata`), renditions (`thumbnails`) and text (`search_index`).
+
+Runs in a worker process (see `workers`), so it must be importable without Dagster and return
+only picklable data. Each stage's failure is recorded on its own: a file whose EXIF is garbage
+still gets its thumbnails. Exceptions are caught here deliberately: this is pure computation on
+untrusted bytes, with no dependency that could be out, so anything raised is this file's failure.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from file_pipeline.processing.exif import ExifResult, exif_of, is_image_content_type
+from file_pipeline.processing.failures import classify
+from file_pipeline.processing.images import guarded_decode, open_image
+from file_pipeline.processing.text_extraction import extract_text, has_text_extractor
+from file_pipeline.processing.thumbnails import Rendition, renditions_of
+from file_pipeline.processing.versions import RenditionSpec, TextLimits
+from file_pipeline.states import Outcome, Stage
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DeriveRequest:
+    file_id: str
+    path: str
+    """The file's bytes, fetched once for the run (the spool)."""
+    content_type: str
+    filename: str
+    stages: frozenset[Stage]
+    renditions: tuple[RenditionSpec, ...]
+    text_limits: TextLimits
+    time_budget_seconds: float
+
+
+@dataclass(frozen=True)
+class Product:
+    """One derived stage's result for one file."""
+
+    outcome: Outcome
+    detail: str
+    error_type: str | None = None
+    exif: ExifResult | None = None
+    renditions: tuple[Rendition, ...] = field(default=())
+    text: str | None = None
+
+
+def derive(request: DeriveRequest) -> dict[Stage, Product]:
+    """The products of the requested stages; never raises for anything the file contains."""
+    deadline = time.monotonic() + request.time_budget_seconds
+    products: dict[Stage, Product] = {}
+    image_stages = request.stages & {Stage.EXIF_METADATA, Stage.THUMBNAILS}
+    if image_stages and is_image_content_type(request.content_type):
+        products.update(_image_products(request, image_stages))
+    if Stage.SEARCH_INDEX in request.stages:
+        products[Stage.SEARCH_INDEX] = _attempt(lambda: _text_product(request, deadline))
+    return products
+
+
+def _image_products(request: DeriveRequest, stages: frozenset[Stage]) -> dict[Stage, Product]:
+    products: dict[Stage, Product] = {}
+    try:
+        with guarded_decode():
+            image = open_image(Path(request.path))
+    except Exception as exc:
+        failed = _failure(exc)
+        return dict.fromkeys(stages, failed)
+    with image:
+        if Stage.EXIF_METADATA in stages:
+            products[Stage.EXIF_METADATA] = _attempt(lambda: _exif_product(image))
+        if Stage.THUMBNAILS in stages:
+            products[Stage.THUMBNAILS] = _attempt(
+                lambda: _renditions_product(image, request.renditions)
+            )
+    return products
+
+
+def _exif_product(image: object) -> Product:
+    with guarded_decode():
+        exif = exif_of(image)  # type: ignore[arg-type]
+    camera = " ".join(filter(None, [exif.camera_make, exif.camera_model]))
+    detail = f"{exif.width}x{exif.height}" + (f", {camera}" if camera else "")
+    return Product(Outcome.DONE, detail, exif=exif)
+
+
+def _renditions_product(image: object, specs: tuple[RenditionSpec, ...]) -> Product:
+    with guarded_decode():
+        renditions = renditions_of(image, specs)  # type: ignore[arg-type]
+    sizes = ", ".join(f"{r.name} {r.width}x{r.height}" for r in renditions)
+    return Product(Outcome.DONE, sizes, renditions=tuple(renditions))
+
+
+def _text_product(request: DeriveRequest, deadline: float) -> Product:
+    if not has_text_extractor(request.content_type):
+        return Product(Outcome.DONE, "filename only", text="")
+    data = Path(request.path).read_bytes()
+    extracted = extract_text(
+        data, request.content_type, request.filename, request.text_limits, deadline=deadline
+    )
+    detail = f"{len(extracted.text)} characters of text" if extracted.text else "filename only"
+    if extracted.partial:
+        return Product(Outcome.PARTIAL, f"{detail} ({extracted.partial})", text=extracted.text)
+    return Product(Outcome.DONE, detail, text=extracted.text)
+
+
+def _attempt(make: Callable[[], Product]) -> Product:
+    try:
+        return make()
+    except Exception as exc:
+        return _failure(exc)
+
+
+def _failure(exc: BaseException) -> Product:
+    classified = classify(exc)
+    return Product(Outcome.FAILED, classified.reason, classified.error_type)

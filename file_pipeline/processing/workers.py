@@ -1,0 +1,101 @@
+"""Decoding files on worker processes: every core busy, every file within a time and memory
+budget, and a decoder that crashes or hangs on a hostile file costs that file only.
+
+Each worker runs `derive.derive` for one file at a time under an address-space limit (a file that
+needs more fails with MemoryError, in that worker); a file still running when its time budget is
+spent has its worker killed and replaced. Workers are recycled after a number of files, so a
+leak in a decoder cannot grow without bound. With `workers=0` files are derived in the calling
+process instead (no isolation: for debugging).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, TimeoutError, as_completed
+
+from pebble import ProcessExpired, ProcessPool
+
+from file_pipeline.processing.derive import DeriveRequest, Product, derive
+from file_pipeline.states import Outcome, Stage
+
+FILES_PER_WORKER = 200
+"""Files a worker process handles before it is replaced (bounds leaks in native decoders)."""
+_TIMEOUT_GRACE_SECONDS = 5.0
+"""The text extractor stops itself at the budget; the kill comes this much later."""
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _limit_memory(limit_bytes: int) -> None:
+    if limit_bytes > 0:
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+
+
+class DeriveWorkers:
+    """A pool of decoding processes for one processing run (use as a context manager)."""
+
+    def __init__(self, workers: int, memory_limit_bytes: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPool | None = None
+        if workers > 0:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["file_pipeline.processing.derive"])
+            self._pool = ProcessPool(
+                max_workers=workers,
+                max_tasks=FILES_PER_WORKER,
+                initializer=_limit_memory,
+                initargs=(memory_limit_bytes,),
+                context=context,
+            )
+
+    def __enter__(self) -> DeriveWorkers:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.stop()
+            self._pool.join(timeout=30)
+            self._pool = None
+
+    def derive_all(
+        self, requests: Sequence[DeriveRequest]
+    ) -> Iterator[tuple[DeriveRequest, dict[Stage, Product]]]:
+        """Each request with its products, in the order they finish."""
+        if self._pool is None:
+            for request in requests:
+                yield request, derive(request)
+            return
+        futures: dict[Future[dict[Stage, Product]], DeriveRequest] = {
+            self._pool.schedule(
+                derive,
+                args=(request,),
+                timeout=request.time_budget_seconds + _TIMEOUT_GRACE_SECONDS,
+            ): request
+            for request in requests
+        }
+        for future in as_completed(futures):
+            request = futures[future]
+            yield request, _products(request, future)
+
+
+def _products(request: DeriveRequest, future: Future[dict[Stage, Product]]) -> dict[Stage, Product]:
+    try:
+        return future.result()
+    except TimeoutError:
+        reason = f"over the time budget of {request.time_budget_seconds:g} s: stopped"
+        error_type = "TimeoutError"
+    except ProcessExpired as exc:
+        reason = f"the decoding process died ({exc}): the file crashed a decoder"
+        error_type = "ProcessExpired"
+    except Exception as exc:  # what the worker returned could not come back (e.g. pickling)
+        reason = f"{type(exc).__name__}: {exc}"
+        error_type = type(exc).__name__
+    return dict.fromkeys(request.stages, Product(Outcome.FAILED, reason, error_type))

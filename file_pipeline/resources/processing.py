@@ -1,0 +1,72 @@
+"""How processing runs use the machine and what they make: renditions, worker processes, the
+per-file time and memory budget, the spool, and what happens to files clamd cannot scan."""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import Field
+
+from file_pipeline.processing.derived import DerivedSettings
+from file_pipeline.processing.spool import Spool, spool_root
+from file_pipeline.processing.versions import RenditionSpec, TextLimits, parse_renditions
+from file_pipeline.processing.virus_scan import ScanSettings, UnscannablePolicy
+from file_pipeline.processing.workers import default_workers
+
+MIB = 1024 * 1024
+
+
+class ProcessingResource(dg.ConfigurableResource):
+    """Settings of the processing stages (THUMBNAIL_RENDITIONS, PROCESSING_WORKERS, ...)."""
+
+    renditions: str = Field(
+        default="thumbnail:250:webp:80,preview:1440:jpeg:85",
+        description="Renditions of clean images as name:longest-side:format:quality, "
+        "comma-separated. Changing them makes existing thumbnails stale.",
+    )
+    workers: int = Field(
+        default=0, description="Worker processes decoding files in a run (0: one per core)."
+    )
+    time_budget_seconds: int = Field(
+        default=60,
+        description="Wall time one file's decoding and text extraction may take; a file over "
+        "it fails alone (its worker is replaced).",
+    )
+    memory_budget_mb: int = Field(
+        default=2048, description="Address space of each decoding worker, in MiB."
+    )
+    spool_dir: str = Field(
+        default="", description="Where a run keeps the blobs it fetched (empty: system temp)."
+    )
+    spool_max_file_mb: int = Field(
+        default=64, description="Largest blob kept in the spool; larger ones are streamed."
+    )
+    unscannable: str = Field(
+        default=UnscannablePolicy.FAILED.value,
+        description="A file clamd could not fully scan (a limit exceeded, encrypted content) is "
+        "`failed` (kept where it is, never processed, never handed out) or `quarantine`d "
+        "like an infected file. Never clean.",
+    )
+    scan_concurrency: int = Field(default=4, description="Files streamed to clamd at once.")
+
+    def rendition_specs(self) -> tuple[RenditionSpec, ...]:
+        return parse_renditions(self.renditions)
+
+    def spool(self, run_id: str) -> Spool:
+        return Spool(spool_root(self.spool_dir), run_id)
+
+    def derived_settings(self) -> DerivedSettings:
+        return DerivedSettings(
+            renditions=self.rendition_specs(),
+            text_limits=TextLimits(),
+            time_budget_seconds=self.time_budget_seconds,
+            workers=self.workers or default_workers(),
+            memory_limit_bytes=self.memory_budget_mb * MIB,
+        )
+
+    def scan_settings(self, max_scan_bytes: int) -> ScanSettings:
+        return ScanSettings(
+            max_scan_bytes=max_scan_bytes,
+            unscannable=UnscannablePolicy(self.unscannable),
+            spool_max_file_bytes=self.spool_max_file_mb * MIB,
+            concurrency=self.scan_concurrency,
+        )

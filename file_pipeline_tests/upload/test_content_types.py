@@ -1,0 +1,28 @@
+import pytest
+
+from file_pipeline.upload.content_types import detect_content_type
+
+
+@pytest.mark.parametrize(
+    ("head", "name", "expected"),
+    [
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 20, "photo.jpg", "image/jpeg"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 20, "photo.jpg", "image/png"),
+        (b"%PDF-1.4\n", "notes.txt", "application/pdf"),
+        (b"MZ\x90\x00" + b"\x00" * 20, "holiday.jpg", "application/x-msdownload"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "a.webp", "image/webp"),
+        (b"# Title\n\nText", "README.md", "text/markdown"),
+        (b"a,b\n1,2\n", "data.csv", "text/csv"),
+        (b'{"a": 1}', "x.json", "application/json"),
+        (b"plain words", "x.jpg", "text/plain"),
+        (b"", "empty.jpg", "application/octet-stream"),
+        (b"\x00\x01\x02binary", "x.txt", "application/octet-stream"),
+    ],
+)
+def test_type_comes_from_bytes_not_the_name(head: bytes, name: str, expected: str) -> None:
+    assert detect_content_type(head, name) == expected
+
+
+def test_text_cut_inside_a_multibyte_character_is_still_text() -> None:
+    head = ("é" * 10).encode("utf-8")[:-1]
+    assert detect_content_type(head, "x.txt") == "text/plain"
