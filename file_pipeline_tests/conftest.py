@@ -25,7 +25,7 @@ from dagster_graphql import DagsterGraphQLClient
 from file_pipeline.cli.runtime import Resources, load_definitions, open_resources
 from file_pipeline.resources import KafkaResource, ObjectStorageResource, PostgresResource
 from file_pipeline.sandbox import isolated_environment
-from file_pipeline_tests.helpers import REPOSITORY_QUERY, graphql
+from file_pipeline_tests.helpers import REPOSITORY_QUERY, Pipeline, graphql
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -77,6 +77,25 @@ def instance(pipeline_env: dict[str, str]) -> Iterator[dg.DagsterInstance]:
 @pytest.fixture(scope="session")
 def definitions(pipeline_env: dict[str, str]) -> dg.Definitions:
     return load_definitions()
+
+
+@pytest.fixture(scope="session")
+def session_pipeline(
+    definitions: dg.Definitions,
+    instance: dg.DagsterInstance,
+    kafka: KafkaResource,
+    postgres: PostgresResource,
+) -> Pipeline:
+    """One sensor cursor for the session's topic, shared by every test that drives it."""
+    return Pipeline(definitions, instance, kafka, postgres)
+
+
+@pytest.fixture
+def pipeline(session_pipeline: Pipeline) -> Iterator[Pipeline]:
+    """The session's pipeline, past whatever earlier tests left on the topic."""
+    session_pipeline.drain()
+    yield session_pipeline
+    session_pipeline.run_config = {}
 
 
 @dataclass

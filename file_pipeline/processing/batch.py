@@ -75,6 +75,9 @@ class StepOutcome:
     version: str | None = None
     status: FileStatus | None = None
     """The file status this outcome set (the scan's verdict), if it set one."""
+    unchanged: bool = False
+    """Nothing new for this file (already current, already notified): the outcome recorded
+    earlier stands and is not overwritten; the run's report still lists the file."""
 
 
 @dataclass
@@ -160,7 +163,7 @@ class Recorder:
                 f"{self.stage.value} failed for {item.file_id} ({item.filename}): "
                 f"{outcome.error_type or ''} {outcome.detail}"
             )
-        if keep_result:
+        if keep_result and not outcome.unchanged:
             self._results.append(
                 StageResult(
                     file_id=item.file_id,

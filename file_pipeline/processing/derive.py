@@ -118,4 +118,6 @@ def _attempt(make: Callable[[], Product]) -> Product:
 
 def _failure(exc: BaseException) -> Product:
     classified = classify(exc)
+    if isinstance(exc, MemoryError):
+        return Product(Outcome.FAILED, "over the memory budget of its worker", "MemoryError")
     return Product(Outcome.FAILED, classified.reason, classified.error_type)

@@ -185,7 +185,9 @@ def _plan(
         return StepOutcome(Outcome.SKIPPED, reason, version=ctx.settings.version(stage))
     version = ctx.settings.version(stage)
     if versions.get(stage) == version and not item.force:
-        return StepOutcome(Outcome.SKIPPED, f"already current ({version})", version=version)
+        return StepOutcome(
+            Outcome.SKIPPED, f"already current ({version})", version=version, unchanged=True
+        )
     return None
 
 

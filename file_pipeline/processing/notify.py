@@ -111,7 +111,7 @@ def notify_file(
     if not item.deleted:
         files.mark_processed(conn, item.file_id)
     if item.reprocess and last.get(item.file_id) is kind:
-        return StepOutcome(Outcome.SKIPPED, f"unchanged: still {kind.value}")
+        return StepOutcome(Outcome.SKIPPED, f"unchanged: still {kind.value}", unchanged=True)
     payload = json.dumps(
         {
             "fileId": item.file_id,
@@ -127,7 +127,7 @@ def notify_file(
         conn, item.file_id, item.source, kind, row["uploaded_by"], message, payload
     )
     if not created:
-        return StepOutcome(Outcome.SKIPPED, f"already notified: {kind.value}")
+        return StepOutcome(Outcome.SKIPPED, f"already notified: {kind.value}", unchanged=True)
     return StepOutcome(Outcome.DONE, f"{kind.value}: {message}")
 
 

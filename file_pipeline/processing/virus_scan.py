@@ -99,11 +99,14 @@ def plan(item: WorkItem, row: Row | None, current_version: str) -> StepOutcome |
     if status is FileStatus.PENDING:
         return None
     if not item.reprocess:
-        return StepOutcome(Outcome.SKIPPED, f"already scanned: {status.value}")
+        return StepOutcome(Outcome.SKIPPED, f"already scanned: {status.value}", unchanged=True)
     current = status is FileStatus.CLEAN and row["scan_version"] == current_version
     if current and not item.force:
         return StepOutcome(
-            Outcome.SKIPPED, f"already current ({current_version})", version=current_version
+            Outcome.SKIPPED,
+            f"already current ({current_version})",
+            version=current_version,
+            unchanged=True,
         )
     return None
 
@@ -282,7 +285,9 @@ def finish_quarantine(
     recorder.after_commit(
         lambda: _remove_after_quarantine(ctx, row["id"], keys.upload_key_of(row["s3_key"]))
     )
-    return StepOutcome(Outcome.SKIPPED, f"already infected: {row['scan_signature']}")
+    return StepOutcome(
+        Outcome.SKIPPED, f"already infected: {row['scan_signature']}", unchanged=True
+    )
 
 
 def _remove_after_quarantine(ctx: ScanContext, file_id: str, original: str) -> None:

@@ -23,7 +23,7 @@ from file_pipeline.states import Outcome, Stage
 
 FILES_PER_WORKER = 200
 """Files a worker process handles before it is replaced (bounds leaks in native decoders)."""
-_TIMEOUT_GRACE_SECONDS = 5.0
+TIMEOUT_GRACE_SECONDS = 5.0
 """The text extractor stops itself at the budget; the kill comes this much later."""
 
 
@@ -39,8 +39,15 @@ def _limit_memory(limit_bytes: int) -> None:
 class DeriveWorkers:
     """A pool of decoding processes for one processing run (use as a context manager)."""
 
-    def __init__(self, workers: int, memory_limit_bytes: int) -> None:
+    def __init__(
+        self,
+        workers: int,
+        memory_limit_bytes: int,
+        *,
+        timeout_grace_seconds: float = TIMEOUT_GRACE_SECONDS,
+    ) -> None:
         self.workers = workers
+        self.timeout_grace_seconds = timeout_grace_seconds
         self._pool: ProcessPool | None = None
         if workers > 0:
             context = multiprocessing.get_context("forkserver")
@@ -77,7 +84,7 @@ class DeriveWorkers:
             self._pool.schedule(
                 derive,
                 args=(request,),
-                timeout=request.time_budget_seconds + _TIMEOUT_GRACE_SECONDS,
+                timeout=request.time_budget_seconds + self.timeout_grace_seconds,
             ): request
             for request in requests
         }

@@ -157,6 +157,10 @@ class KafkaResource(dg.ConfigurableResource):
             if exc.args and exc.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
                 raise TopicNotFoundError(topic) from exc
             raise KafkaUnavailableError(f"describing topic {topic}", exc) from exc
+        except TimeoutError as exc:
+            raise KafkaUnavailableError(
+                f"describing topic {topic}", f"no answer within {timeout_seconds:.0f} s"
+            ) from exc
         return str(description.topic_id)
 
     def ensure_topics(self, timeout_seconds: float = 30.0) -> list[str]:

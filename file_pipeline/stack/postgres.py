@@ -14,6 +14,7 @@ import signal
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from file_pipeline import settings
 from file_pipeline.stack import paths
@@ -207,11 +208,12 @@ class Postgres(Service):
         return True
 
     def after_start(self, echo: Echo) -> None:
-        """Create the application and Dagster databases if they do not exist yet."""
+        """Create the application and Dagster databases if they do not exist yet: those the
+        configuration names (DATABASE_URL, DAGSTER_PG_URL) when they live on this cluster."""
         from psycopg import sql
 
         with self._connect() as conn:
-            for database in (settings.APP_DATABASE, settings.DAGSTER_DATABASE):
+            for database in local_databases():
                 exists = conn.execute(
                     "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
                 ).fetchone()
@@ -226,6 +228,20 @@ class Postgres(Service):
             version = "PostgreSQL (not installed)"
         owner = f", runs as {self.os_user}" if self.os_user else ""
         return f"{version}, data {self.pgdata}{owner}"
+
+
+def local_databases() -> list[str]:
+    """The databases DATABASE_URL and DAGSTER_PG_URL name on this cluster (by default
+    `file_pipeline` and `dagster`); URLs pointing elsewhere are not ours to create."""
+    names = []
+    for var in (settings.DATABASE_URL, settings.DAGSTER_PG_URL):
+        url = urlsplit(var.value())
+        if (
+            url.hostname in ("localhost", "127.0.0.1", "::1")
+            and (url.port or 5432) == settings.POSTGRES_PORT
+        ):
+            names.append(url.path.lstrip("/") or settings.APP_DATABASE)
+    return list(dict.fromkeys(names))
 
 
 def version_string(output: str) -> str:

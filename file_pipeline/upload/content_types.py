@@ -5,6 +5,7 @@ The name's extension is used only to pick among text types once the bytes are kn
 
 from __future__ import annotations
 
+import codecs
 from pathlib import PurePath
 
 SNIFF_BYTES = 8192
@@ -44,9 +45,22 @@ def detect_content_type(head: bytes, filename: str = "") -> str:
         return "image/webp"
     if not head:
         return "application/octet-stream"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) and _utf16_text(head):
+        return _TEXT_BY_SUFFIX.get(PurePath(filename).suffix.lower(), "text/plain")
     if _looks_like_text(head):
         return _TEXT_BY_SUFFIX.get(PurePath(filename).suffix.lower(), "text/plain")
     return "application/octet-stream"
+
+
+def _utf16_text(head: bytes) -> bool:
+    """Whether BOM-marked bytes decode as UTF-16 without control characters (other than
+    whitespace): NUL bytes alone do not make UTF-16 text binary."""
+    whole = head[: len(head) - len(head) % 2]
+    try:
+        text = whole.decode("utf-16")
+    except UnicodeDecodeError:
+        return False
+    return not any(ord(c) < 32 and c not in "\t\n\r\f" for c in text)
 
 
 def _looks_like_text(head: bytes) -> bool:

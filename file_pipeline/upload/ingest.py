@@ -45,10 +45,21 @@ class LocalFile:
     content_type: str
 
 
+@dataclass(frozen=True)
+class AlreadyStored:
+    """A requested path whose bytes the user already has stored (earlier, or earlier in this
+    very batch): it resolves to that file, with no second blob, row or event."""
+
+    path: str
+    file: FileMetadata
+
+
 @dataclass
 class IngestResult:
+    """Every requested file ends in exactly one of these lists."""
+
     stored: list[FileMetadata] = field(default_factory=list)
-    existing: list[FileMetadata] = field(default_factory=list)
+    existing: list[AlreadyStored] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
 
     @property
@@ -157,9 +168,14 @@ def ingest_files(
     unique: dict[str, LocalFile] = {}
     for local in locals_:
         unique.setdefault(local.sha256, local)
+    duplicates = [local for local in locals_ if unique[local.sha256] is not local]
     with postgres.connection() as conn:
         already = file_rows.live_files_by_sha256(conn, uploaded_by, list(unique))
-    result.existing = [already[sha] for sha in unique if sha in already]
+    result.existing = [
+        AlreadyStored(str(local.path), already[sha])
+        for sha, local in unique.items()
+        if sha in already
+    ]
     to_upload = [local for sha, local in unique.items() if sha not in already]
     planned = {
         local.sha256: _metadata(local, storage, uploaded_by, description) for local in to_upload
@@ -212,13 +228,33 @@ def ingest_files(
                     # A concurrent upload of the same bytes by the same user committed first.
                     storage.delete(meta.s3_key)
                     winner = file_rows.live_files_by_sha256(conn, uploaded_by, [meta.sha256 or ""])
-                    result.existing.extend(winner.values())
+                    path = str(unique[meta.sha256 or ""].path)
+                    result.existing.extend(AlreadyStored(path, w) for w in winner.values())
     except Exception:
         log.error(f"database write failed; removing {len(uploaded)} blobs written for this batch")
         result.stored = []
         _delete_blobs(storage, uploaded, log)
         raise
+    _resolve_duplicates(result, duplicates, unique)
     return result
+
+
+def _resolve_duplicates(
+    result: IngestResult, duplicates: list[LocalFile], unique: dict[str, LocalFile]
+) -> None:
+    """A path with the same bytes as another of the batch resolves to the file those bytes are
+    stored as; if they were not stored (that path was rejected), it is rejected too."""
+    stored = {meta.sha256: meta for meta in result.stored}
+    stored.update({entry.file.sha256: entry.file for entry in result.existing})
+    for local in duplicates:
+        file = stored.get(local.sha256)
+        if file is not None:
+            result.existing.append(AlreadyStored(str(local.path), file))
+        else:
+            first = unique[local.sha256].path
+            result.rejected.append(
+                Rejected(str(local.path), f"identical to {first}, which was not stored")
+            )
 
 
 def _delete_blobs(

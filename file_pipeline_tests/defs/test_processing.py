@@ -11,65 +11,18 @@ from PIL import Image
 
 from file_pipeline import stack
 from file_pipeline.db import files as file_rows
-from file_pipeline.defs.processing.sensors import file_events_sensor
 from file_pipeline.events.cursor import SensorCursor
-from file_pipeline_tests.helpers import read_topic, run_delete, run_upload, uploaded_ids
+from file_pipeline_tests.helpers import (
+    read_topic,
+    run_delete,
+    run_upload,
+    uploaded_ids,
+)
 
 pytestmark = pytest.mark.stack
 
 SAMPLES = Path(__file__).resolve().parents[2] / "file_pipeline" / "samples"
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
-
-
-class Pipeline:
-    """The sensor and the processing job, driven tick by tick as the daemon would."""
-
-    def __init__(self, definitions, instance, kafka, postgres) -> None:
-        self.definitions = definitions
-        self.instance = instance
-        self.kafka = kafka
-        self.postgres = postgres
-        self.cursor: str | None = None
-        self.job = definitions.resolve_job_def("process_file_events")
-
-    def tick(self):
-        with dg.build_sensor_context(
-            instance=self.instance,
-            cursor=self.cursor,
-            resources={"kafka": self.kafka, "postgres": self.postgres},
-        ) as context:
-            data = file_events_sensor.evaluate_tick(context)
-        self.cursor = data.cursor
-        return data
-
-    def execute(self, request) -> dg.ExecuteInProcessResult:
-        return self.job.execute_in_process(
-            run_config=request.run_config,
-            instance=self.instance,
-            tags=request.tags,
-            raise_on_error=False,
-        )
-
-    def drain(self, max_ticks: int = 20) -> list[dg.ExecuteInProcessResult]:
-        """Tick until nothing is requested, executing every requested run."""
-        results = []
-        for _ in range(max_ticks):
-            data = self.tick()
-            if not data.run_requests:
-                return results
-            results.extend(self.execute(r) for r in data.run_requests)
-        raise AssertionError("the sensor kept requesting runs")
-
-
-@pytest.fixture(scope="session")
-def session_pipeline(definitions, instance, kafka, postgres) -> Pipeline:
-    return Pipeline(definitions, instance, kafka, postgres)
-
-
-@pytest.fixture
-def pipeline(session_pipeline: Pipeline) -> Pipeline:
-    session_pipeline.drain()  # start after whatever earlier tests left on the topic
-    return session_pipeline
 
 
 def _results(postgres, file_id: str) -> dict[str, tuple[str, str]]:

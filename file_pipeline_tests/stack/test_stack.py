@@ -7,16 +7,23 @@ up and starts it (once per session) when it is not. It never takes the whole sta
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import subprocess
+import sys
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
+from confluent_kafka.admin import AdminClient
 
 from file_pipeline import settings, stack
 from file_pipeline.processing.scanning import ClamdScanner, Verdict
-from file_pipeline.stack import paths
+from file_pipeline.resources import ObjectStorageResource
+from file_pipeline.stack import paths, process
 
 pytestmark = pytest.mark.stack
 
@@ -106,6 +113,134 @@ def test_clamav_restarts_alone(running_stack: list[stack.ServiceStatus]) -> None
     assert started.running and started.pid not in (None, old_pid)
     assert stack.clamd_ping("localhost", settings.CLAMAV_PORT)
     assert {s.name: s.pid for s in stack.status() if s.name != "clamav"} == others
+
+
+@pytest.mark.parametrize("service", ["minio", "clamav"])
+def test_a_service_restarts_reliably_again_and_again(
+    running_stack: list[stack.ServiceStatus], service: str
+) -> None:
+    """down then up at once, three times: the new process is waited for (never judged before
+    it has set itself up), and the port the old one held is waited for, not reported taken."""
+    pids = set()
+    for _ in range(3):
+        stack.down([service], echo=lambda _line: None)
+        started = _by_name(stack.up([service], echo=lambda _line: None))[service]
+        assert started.running, started.detail
+        pids.add(started.pid)
+    assert len(pids) == 3
+
+
+def test_a_recycled_pid_is_never_taken_for_a_service(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A pid file whose pid now belongs to another program (its start time differs) is not
+    trusted: the service counts as stopped, and `down` leaves that program alone."""
+    monkeypatch.setenv(paths.DATA_DIR_ENV, str(tmp_path))
+    stranger = subprocess.Popen(["sleep", "60"])
+    try:
+        started = process.start_time(stranger.pid)
+        assert started is not None
+        process.write_pid("clamav", process.ProcessIdentity(stranger.pid, started + 1))
+        (status,) = [s for s in stack.status() if s.name == "clamav"]
+        assert status.pid is None and not status.running
+        lines: list[str] = []
+        stack.down(["clamav"], echo=lines.append)
+        assert lines == ["clamav: not running"]
+        assert stranger.poll() is None, "the other program was not signalled"
+        assert not process.pid_file("clamav").exists(), "the stale pid file is removed"
+        process.write_pid("clamav", process.ProcessIdentity(stranger.pid, started))
+        assert process.read_pid("clamav") == process.ProcessIdentity(stranger.pid, started)
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_stack_up_again_completes_a_setup_left_half_done(pipeline_env: dict[str, str]) -> None:
+    """Databases, schema, bucket and topics named by the configuration: a second `stack up`
+    restores what the first one (or a person) left missing."""
+    import psycopg
+    from psycopg import sql
+
+    tag = uuid.uuid4().hex[:8]
+    base = settings.DATABASE_URL.default.rsplit("/", 1)[0]
+    names = {
+        "DATABASE_URL": f"{base}/fp_half_{tag}",
+        "DAGSTER_PG_URL": f"{base}/fp_half_{tag}_dagster",
+        "S3_BUCKET": f"fp-half-{tag}",
+        "FILE_EVENTS_TOPIC": f"file-events-half-{tag}",
+        "FILE_NOTIFICATIONS_TOPIC": f"file-notifications-half-{tag}",
+    }
+    env = {**os.environ, **names}
+    cli = str(Path(sys.executable).with_name("file-pipeline"))
+    admin_url = f"{base}/postgres"
+    bucket = ObjectStorageResource(
+        endpoint_url=settings.S3_ENDPOINT_URL.default,
+        aws_access_key_id=settings.AWS_ACCESS_KEY_ID.default,
+        aws_secret_access_key=settings.AWS_SECRET_ACCESS_KEY.default,
+        region_name=settings.AWS_REGION.default,
+        bucket=names["S3_BUCKET"],
+    )
+
+    def up() -> str:
+        done = subprocess.run(
+            [cli, "stack", "up"], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    def present() -> dict[str, bool]:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            databases = {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
+        with psycopg.connect(names["DATABASE_URL"]) as conn:
+            migrated = conn.execute("SELECT to_regclass('files')").fetchone()[0] is not None
+        topics = set(
+            AdminClient({"bootstrap.servers": "localhost:9092"}).list_topics(timeout=10).topics
+        )
+        try:
+            bucket.get_client().head_bucket(Bucket=bucket.bucket)
+            has_bucket = True
+        except ClientError:
+            has_bucket = False
+        return {
+            "databases": {f"fp_half_{tag}", f"fp_half_{tag}_dagster"} <= databases,
+            "schema": migrated,
+            "topics": {names["FILE_EVENTS_TOPIC"], f"{names['FILE_EVENTS_TOPIC']}.dlq"} <= topics,
+            "bucket": has_bucket,
+        }
+
+    try:
+        up()
+        assert all(present().values()), present()
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(f"fp_half_{tag}"))
+            )
+        admin = AdminClient({"bootstrap.servers": "localhost:9092"})
+        admin.delete_topics([names["FILE_EVENTS_TOPIC"]])[names["FILE_EVENTS_TOPIC"]].result(30)
+        bucket.delete_bucket()
+        with pytest.raises(ClientError):
+            bucket.get_client().head_bucket(Bucket=bucket.bucket)
+        output = up()
+        assert "already running" in output and "0005_stage_versions" in output
+        assert all(present().values()), present()
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            for database in (f"fp_half_{tag}", f"fp_half_{tag}_dagster"):
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(database)
+                    )
+                )
+        admin = AdminClient({"bootstrap.servers": "localhost:9092"})
+        topics = [
+            names["FILE_EVENTS_TOPIC"],
+            f"{names['FILE_EVENTS_TOPIC']}.dlq",
+            names["FILE_NOTIFICATIONS_TOPIC"],
+        ]
+        for future in admin.delete_topics(topics).values():
+            with contextlib.suppress(Exception):
+                future.result(30)
+        bucket.delete_bucket()
 
 
 def test_unknown_service_is_a_stack_error() -> None:

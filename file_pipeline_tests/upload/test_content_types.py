@@ -26,3 +26,11 @@ def test_type_comes_from_bytes_not_the_name(head: bytes, name: str, expected: st
 def test_text_cut_inside_a_multibyte_character_is_still_text() -> None:
     head = ("é" * 10).encode("utf-8")[:-1]
     assert detect_content_type(head, "x.txt") == "text/plain"
+
+
+def test_utf16_text_with_a_byte_order_mark_is_text() -> None:
+    """Its NUL bytes do not make it binary: it is indexed like any other text."""
+    assert detect_content_type("héllo wörld\n".encode("utf-16"), "notes.txt") == "text/plain"
+    big_endian = b"\xfe\xff" + "a,b\n1,2\n".encode("utf-16-be")
+    assert detect_content_type(big_endian, "t.csv") == "text/csv"
+    assert detect_content_type(b"\xff\xfe\x01\x00\x02\x00", "x.txt") == "application/octet-stream"

@@ -57,11 +57,23 @@ def test_identical_bytes_by_the_same_user_return_the_existing_file(
     first = _ingest(storage, postgres, kafka, [a], user="dedup")
     again = _ingest(storage, postgres, kafka, [a, b], user="dedup")
     assert len(first.stored) == 1 and again.stored == []
-    assert [m.id for m in again.existing] == [first.stored[0].id]
+    assert [(e.path, e.file.id) for e in again.existing] == [
+        (str(a), first.stored[0].id),
+        (str(b), first.stored[0].id),
+    ], "both paths resolve to the stored file: none is dropped unseen"
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    for name in ("one.txt", "two.txt"):
+        (fresh / name).write_text("identical within one batch")
+    batch = _ingest(storage, postgres, kafka, sorted(fresh.iterdir()), user="dedup")
+    assert [m.filename for m in batch.stored] == ["one.txt"]
+    assert [(e.path, e.file.id) for e in batch.existing] == [
+        (str(fresh / "two.txt"), batch.stored[0].id)
+    ]
     other_user = _ingest(storage, postgres, kafka, [b], user="dedup-other")
     assert len(other_user.stored) == 1, "another user's identical file is their own file"
-    assert _row_count(postgres, "uploaded_by = 'dedup'", ()) == 1
-    assert len(storage.list_keys("uploads/dedup/")) == 1
+    assert _row_count(postgres, "uploaded_by = 'dedup'", ()) == 2
+    assert len(storage.list_keys("uploads/dedup/")) == 2
 
 
 def test_empty_file_is_stored_as_an_empty_object(storage, postgres, kafka, tmp_path) -> None:

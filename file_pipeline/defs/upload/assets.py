@@ -90,8 +90,8 @@ def uploaded_files(
         for f in result.stored
     ]
     context.log.info(f"stored {len(result.stored)} files ({result.bytes_stored} bytes)")
-    for meta in result.existing:
-        context.log.info(f"{meta.filename}: identical bytes already stored as {meta.id}")
+    for entry in result.existing:
+        context.log.info(f"{entry.path}: identical bytes already stored as {entry.file.id}")
     if rejected:
         context.log.warning(f"{len(rejected)} paths rejected")
     return dg.MaterializeResult(
@@ -101,7 +101,10 @@ def uploaded_files(
             "rejected": len(rejected),
             "already_stored": len(result.existing),
             "already_stored_ids": dg.MetadataValue.json(
-                [{"id": m.id, "filename": m.filename} for m in result.existing]
+                [
+                    {"id": e.file.id, "filename": e.file.filename, "path": e.path}
+                    for e in result.existing
+                ]
             ),
             "rejected_paths": dg.MetadataValue.json(
                 [{"path": r.path, "reason": r.reason} for r in rejected]
