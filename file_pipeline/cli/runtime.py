@@ -25,6 +25,7 @@ from file_pipeline.resources import (
     KafkaResource,
     ObjectStorageResource,
     PostgresResource,
+    ProcessingResource,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +46,7 @@ class Resources:
     postgres: PostgresResource
     kafka: KafkaResource
     clamav: ClamAVResource
+    processing: ProcessingResource
 
 
 @contextmanager
@@ -54,7 +56,7 @@ def open_resources() -> Iterator[Resources]:
 
     apply_env_defaults()
     with dg.build_resources(resource_defs()) as built:
-        yield Resources(built.storage, built.postgres, built.kafka, built.clamav)
+        yield Resources(built.storage, built.postgres, built.kafka, built.clamav, built.processing)
 
 
 def prepare_services() -> dict[str, list[str]]:

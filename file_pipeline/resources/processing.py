@@ -9,8 +9,9 @@ from pydantic import Field
 from file_pipeline.processing.derived import DerivedSettings
 from file_pipeline.processing.spool import Spool, spool_root
 from file_pipeline.processing.versions import RenditionSpec, TextLimits, parse_renditions
-from file_pipeline.processing.virus_scan import ScanSettings, UnscannablePolicy
+from file_pipeline.processing.virus_scan import ScanSettings, UnscannablePolicy, version_of
 from file_pipeline.processing.workers import default_workers
+from file_pipeline.states import Stage
 
 MIB = 1024 * 1024
 
@@ -62,6 +63,17 @@ class ProcessingResource(dg.ConfigurableResource):
             workers=self.workers or default_workers(),
             memory_limit_bytes=self.memory_budget_mb * MIB,
         )
+
+    def current_versions(self, scanner_version: str | None) -> dict[Stage, str | None]:
+        """Today's version of each stage; the scan's comes from clamd's version line (None
+        when clamd cannot be asked: scans are then never counted stale)."""
+        derived = self.derived_settings()
+        versions: dict[Stage, str | None] = {
+            stage: derived.version(stage) for stage in Stage.derived()
+        }
+        versions[Stage.VIRUS_SCAN] = version_of(scanner_version) if scanner_version else None
+        versions[Stage.NOTIFICATIONS] = None
+        return versions
 
     def scan_settings(self, max_scan_bytes: int) -> ScanSettings:
         return ScanSettings(
