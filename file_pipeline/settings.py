@@ -99,6 +99,26 @@ SPOOL_DIR = EnvVar(
     "",
     "where a run keeps the blobs it fetched once for every stage (empty: the system temp dir)",
 )
+CONCURRENCY_POOLS = EnvVar(
+    "CONCURRENCY_POOLS",
+    "virus_scan=2,derived_outputs=1",
+    "steps of each stage that may run at once across all runs (Dagster concurrency pools)",
+)
+SWEEP_AFTER_SECONDS = EnvVar(
+    "SWEEP_AFTER_SECONDS",
+    "900",
+    "files still pending, or with a stage missing, this long after upload are processed again",
+)
+SIGNATURE_CHECK_SECONDS = EnvVar(
+    "SIGNATURE_CHECK_SECONDS",
+    "300",
+    "how often the signature-update rescan asks clamd for its signature database version",
+)
+RESCAN_WINDOW_DAYS = EnvVar(
+    "RESCAN_WINDOW_DAYS",
+    "30",
+    "files uploaded this many days back are rescanned when the signatures change",
+)
 SCAN_UNSCANNABLE = EnvVar(
     "SCAN_UNSCANNABLE",
     "failed",
@@ -126,7 +146,24 @@ ALL_ENV_VARS: tuple[EnvVar, ...] = (
     FILE_MEMORY_BUDGET_MB,
     SPOOL_DIR,
     SCAN_UNSCANNABLE,
+    CONCURRENCY_POOLS,
+    SWEEP_AFTER_SECONDS,
+    SIGNATURE_CHECK_SECONDS,
+    RESCAN_WINDOW_DAYS,
 )
+
+
+def pool_limits(text: str) -> dict[str, int]:
+    """`pool=limit,...` (the CONCURRENCY_POOLS setting) as a mapping; ValueError if malformed."""
+    limits: dict[str, int] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        pool, equals, limit = part.partition("=")
+        if not equals or not pool.strip() or not limit.strip().isdigit():
+            raise ValueError(f"CONCURRENCY_POOLS entry {part!r} is not pool=limit")
+        limits[pool.strip()] = int(limit)
+    return limits
 
 
 def dead_letter_topic(events_topic: str) -> str:

@@ -82,8 +82,22 @@ class Pipeline:
             run_config={**request.run_config, **self.run_config},
             instance=self.instance,
             tags=request.tags,
+            asset_selection=request.asset_selection,
             raise_on_error=False,
         )
+
+    def reprocess(
+        self, cursor: str | None = None
+    ) -> list[tuple[dg.RunRequest, dg.ExecuteInProcessResult]]:
+        """Launch every waiting reprocess batch (after batch `cursor`) as `reprocess_sensor`
+        would; returns each run request with its run."""
+        from file_pipeline.defs.processing.reprocess import reprocess_sensor
+
+        with dg.build_sensor_context(
+            instance=self.instance, cursor=cursor, resources={"postgres": self.postgres}
+        ) as context:
+            data = reprocess_sensor.evaluate_tick(context)
+        return [(request, self.execute(request)) for request in data.run_requests]
 
     def drain(self, max_ticks: int = 20) -> list[dg.ExecuteInProcessResult]:
         """Tick until nothing is requested, executing every requested run."""

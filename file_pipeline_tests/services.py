@@ -206,14 +206,28 @@ class DaemonEnvironment:
 
 
 @contextmanager
-def daemon_environment(label: str, folder: Path) -> Iterator[DaemonEnvironment]:
-    with (
-        isolated_environment(label) as env,
-        open_resources() as resources,
-        dg.DagsterInstance.get() as instance,
-    ):
-        daemon = Daemon(folder / "daemon.log").start()
-        try:
-            yield DaemonEnvironment(env, resources, instance, load_definitions(), daemon)
-        finally:
-            daemon.stop()
+def daemon_environment(
+    label: str, folder: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[DaemonEnvironment]:
+    """`extra_env` (e.g. a short SWEEP_AFTER_SECONDS, another CLAMAV_PORT) is set for the
+    daemon, its code server and its runs, and restored afterwards."""
+    extra = extra_env or {}
+    saved = {name: os.environ.get(name) for name in extra}
+    os.environ.update(extra)
+    try:
+        with (
+            isolated_environment(label) as env,
+            open_resources() as resources,
+            dg.DagsterInstance.get() as instance,
+        ):
+            daemon = Daemon(folder / "daemon.log").start()
+            try:
+                yield DaemonEnvironment(env, resources, instance, load_definitions(), daemon)
+            finally:
+                daemon.stop()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

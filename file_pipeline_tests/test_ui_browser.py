@@ -124,7 +124,18 @@ def test_launchpad_run_sensor_run_lineage_and_statistics_in_a_browser(
             page.get_by_text("files_infected").first.wait_for(timeout=30000)
             page.wait_for_timeout(2000)
             page.screenshot(path=SCREENSHOTS / "statistics.png", full_page=True)
+
+            # The operator's reprocess job: its typed config is valid as offered, and says
+            # what each field means.
+            page.goto(
+                f"{dagster_dev.url}/locations/file_pipeline/jobs/reprocess_files/playground",
+                wait_until="networkidle",
+            )
+            page.get_by_text("No errors").wait_for(timeout=30000)
+            page.get_by_text("selection").first.wait_for(timeout=30000)
+            page.wait_for_timeout(1000)
+            page.screenshot(path=SCREENSHOTS / "reprocess-launchpad.png")
         finally:
             browser.close()
-    for name in ("launchpad", "upload-run", "runs", "lineage", "statistics"):
+    for name in ("launchpad", "upload-run", "runs", "lineage", "statistics", "reprocess-launchpad"):
         assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000

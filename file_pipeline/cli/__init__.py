@@ -7,9 +7,12 @@ One module per command group: `stack` (stack, db), `files` (upload, files, searc
 import click
 
 from file_pipeline.cli.demo import demo, env_vars, ui
+from file_pipeline.cli.dlq import dlq
 from file_pipeline.cli.files import files, search, upload
+from file_pipeline.cli.operate import reprocess, status
 from file_pipeline.cli.stack import db, stack
 from file_pipeline.cli.stats import stats
+from file_pipeline.cli.verify import verify
 
 
 @click.group()
@@ -17,7 +20,21 @@ def main() -> None:
     """Event-driven file pipeline on Dagster: MinIO/S3, PostgreSQL, Kafka, ClamAV."""
 
 
-for command in (stack, db, upload, files, search, stats, demo, ui, env_vars):
+for command in (
+    stack,
+    db,
+    upload,
+    files,
+    search,
+    stats,
+    status,
+    reprocess,
+    dlq,
+    verify,
+    demo,
+    ui,
+    env_vars,
+):
     main.add_command(command)
 
 

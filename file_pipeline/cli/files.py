@@ -8,7 +8,8 @@ from typing import Any
 import click
 
 from file_pipeline.cli.output import fail, materialization_metadata, print_run_failure
-from file_pipeline.states import FileStatus
+from file_pipeline.db.status import STATES
+from file_pipeline.states import FileStatus, Stage
 
 
 @click.command()
@@ -66,11 +67,34 @@ def files() -> None:
 @click.option("--user", "uploaded_by", default=None, help="Only this user's files.")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--all", "include_deleted", is_flag=True, help="Include deleted files.")
-def files_list(uploaded_by: str | None, limit: int, include_deleted: bool) -> None:
-    """Newest first."""
+@click.option(
+    "--stage",
+    type=click.Choice([s.value for s in Stage]),
+    default=None,
+    help="With --outcome: the files in that state in this stage.",
+)
+@click.option(
+    "--outcome",
+    type=click.Choice(list(STATES)),
+    default=None,
+    help="done, partial, stale, failed, skipped or missing (with --stage).",
+)
+def files_list(
+    uploaded_by: str | None,
+    limit: int,
+    include_deleted: bool,
+    stage: str | None,
+    outcome: str | None,
+) -> None:
+    """Newest first; or, with --stage and --outcome, the files in that state, oldest first."""
     from file_pipeline.cli.runtime import open_resources
     from file_pipeline.db import files as file_rows
 
+    if (stage is None) != (outcome is None):
+        fail("--stage and --outcome go together")
+    if stage is not None and outcome is not None:
+        _list_in_state(Stage(stage), outcome, uploaded_by, limit)
+        return
     with open_resources() as resources, resources.postgres.connection() as conn:
         rows = file_rows.list_files(conn, uploaded_by, limit, include_deleted)
     for row in rows:
@@ -80,6 +104,27 @@ def files_list(uploaded_by: str | None, limit: int, include_deleted: bool) -> No
         )
     if not rows:
         click.echo("no files")
+
+
+def _list_in_state(stage: Stage, state: str, uploaded_by: str | None, limit: int) -> None:
+    from file_pipeline.cli.runtime import open_resources
+    from file_pipeline.db.status import FileFilter, files_in_state
+    from file_pipeline.defs.processing.reprocess import current_versions
+
+    with open_resources() as resources:
+        versions = current_versions(resources.processing, resources.clamav)
+        with resources.postgres.connection() as conn:
+            rows = files_in_state(
+                conn, versions, [stage], [state], FileFilter(uploaded_by=uploaded_by), limit
+            )
+    for row in rows:
+        reason = f"  {row['error_type'] or ''} {row['detail'] or ''}".rstrip()
+        click.echo(
+            f"{row['file_id']}  {row['status']:<8} {row['uploaded_by']:<12} "
+            f"{row['filename']}{reason}"
+        )
+    if not rows:
+        click.echo(f"no file is {state} in {stage.value}")
 
 
 @files.command("show")

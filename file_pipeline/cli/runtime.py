@@ -60,12 +60,25 @@ def open_resources() -> Iterator[Resources]:
 
 
 def prepare_services() -> dict[str, list[str]]:
-    """Deploy-time setup, all idempotent: apply migrations, create the bucket and the topics."""
+    """Deploy-time setup, all idempotent: apply migrations, create the bucket and the topics,
+    and set the concurrency pools' limits on the Dagster instance."""
     with open_resources() as resources:
         migrations = resources.postgres.migrate()
         resources.storage.ensure_bucket()
         topics = resources.kafka.ensure_topics()
-    return {"migrations": migrations, "topics": topics}
+    with get_instance() as instance:
+        pools = apply_pool_limits(
+            instance, settings.pool_limits(settings.CONCURRENCY_POOLS.value())
+        )
+    return {"migrations": migrations, "topics": topics, "pools": pools}
+
+
+def apply_pool_limits(instance: dg.DagsterInstance, limits: dict[str, int]) -> list[str]:
+    """Give each pool its limit (what `dagster instance concurrency set POOL N` does); Dagster
+    1.13 takes only a default limit in dagster.yaml, not one per pool."""
+    for pool, limit in limits.items():
+        instance.event_log_storage.set_concurrency_slots(pool, limit)
+    return [f"{pool}={limit}" for pool, limit in limits.items()]
 
 
 def load_definitions() -> dg.Definitions:

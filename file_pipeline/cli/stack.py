@@ -89,3 +89,4 @@ def db_migrate() -> None:
 def _report_prepared(done: dict[str, list[str]]) -> None:
     click.echo(f"migrations applied: {', '.join(done['migrations']) or 'none (up to date)'}")
     click.echo(f"topics created: {', '.join(done['topics']) or 'none (they exist)'}")
+    click.echo(f"concurrency pools: {', '.join(done['pools']) or 'none'}")

@@ -80,15 +80,21 @@ def expand_stages(stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
 
 
 def plan_reprocess(
-    conn: psycopg.Connection, query: ReprocessQuery, versions: Mapping[Stage, str | None]
+    conn: psycopg.Connection,
+    query: ReprocessQuery,
+    versions: Mapping[Stage, str | None],
+    *,
+    older_than: float | None = None,
 ) -> ReprocessPlan:
-    """Which files a query selects, and which it leaves alone (and why)."""
+    """Which files a query selects, and which it leaves alone (and why). `older_than` keeps
+    files uploaded within that many seconds out (they may still be in flight)."""
     plan = ReprocessPlan(query, expand_stages(query.stages))
     where = FileFilter(
         file_ids=list(query.file_ids) if query.file_ids else None,
         uploaded_by=query.uploaded_by,
         uploaded_after=query.uploaded_after,
         uploaded_before=query.uploaded_before,
+        older_than_seconds=older_than,
     )
     if query.file_ids:
         known = file_rows.get_files(conn, list(query.file_ids))

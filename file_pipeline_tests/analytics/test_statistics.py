@@ -191,4 +191,8 @@ def test_check_data_health_job_runs_every_check(definitions, instance, resources
         "uploads_processed_in_time",
         "infected_files_quarantined",
         "no_events_skipped",
+        "renditions_present",
+        "index_present",
+        "no_outputs_of_deleted_files",
+        "consumer_lag_bounded",
     }

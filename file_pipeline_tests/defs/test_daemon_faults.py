@@ -16,6 +16,8 @@ import dagster as dg
 import pytest
 from PIL import Image
 
+from file_pipeline.analytics.verify import check_consumer_lag, consumer_lag, sensor_cursor
+from file_pipeline.defs.analytics.checks import consumer_lag_bounded
 from file_pipeline.events.cursor import SensorCursor
 from file_pipeline.stack import process
 from file_pipeline_tests.helpers import run_upload, uploaded_ids
@@ -196,3 +198,25 @@ def _stage_started(env: DaemonEnvironment, run_id: str) -> bool:
         ):
             return True
     return False
+
+
+def test_consumer_lag_is_read_from_the_cursor_the_daemon_stored(
+    env: DaemonEnvironment, tmp_path: Path
+) -> None:
+    upload = run_upload(env.definitions, env.instance, [_files(tmp_path / "lag", 5, "lag")], "lag")
+    env.wait_until_processed(uploaded_ids(upload), timeout=120)
+    kafka = env.resources.kafka
+    cursor = sensor_cursor(env.instance)
+    assert cursor is not None and consumer_lag(kafka, cursor) == 0
+    context = dg.build_asset_check_context(instance=env.instance)
+    assert consumer_lag_bounded(context, kafka=kafka).passed
+
+    env.daemon.stop()  # nobody reads while events keep coming
+    producer = kafka.producer()
+    for n in range(30):
+        producer.produce(kafka.file_events_topic, key=f"k{n}".encode(), value=b"{}")
+    assert producer.flush(30) == 0
+    lag = consumer_lag(kafka, sensor_cursor(env.instance))
+    assert lag == 30
+    behind = check_consumer_lag(lag, max_lag=10, topic=kafka.file_events_topic)
+    assert behind.violations and "30 events not yet read" in behind.violations[0].detail

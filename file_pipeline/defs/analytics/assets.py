@@ -2,10 +2,17 @@
 
 import dagster as dg
 
+from file_pipeline.analytics.stage_status import stage_status, status_numbers
 from file_pipeline.analytics.statistics import compute_statistics
 from file_pipeline.defs.processing.assets import notifications
+from file_pipeline.defs.processing.reprocess import current_versions
 from file_pipeline.defs.upload.assets import file_events
-from file_pipeline.resources import KafkaResource, PostgresResource
+from file_pipeline.resources import (
+    ClamAVResource,
+    KafkaResource,
+    PostgresResource,
+    ProcessingResource,
+)
 
 
 def latest_consumer_lag(instance: dg.DagsterInstance) -> int | None:
@@ -26,16 +33,34 @@ def latest_consumer_lag(instance: dg.DagsterInstance) -> int | None:
     automation_condition=dg.AutomationCondition.eager(),
     description=(
         "Totals and breakdowns of stored files (by user, content type and status), bytes, "
-        "upload-to-processed latency (p50/p95), dead-letter size and consumer lag. Numbers are "
-        "metadata, so the UI plots them over time; materialized after each processing run."
+        "upload-to-processed latency (p50/p95), dead-letter size, consumer lag, and per stage "
+        "how many files are done, stale, failed, skipped or missing, with the top failure "
+        "reasons. Numbers are metadata, so the UI plots them over time; materialized after "
+        "each processing run."
     ),
 )
 def file_statistics(
-    context: dg.AssetExecutionContext, postgres: PostgresResource, kafka: KafkaResource
+    context: dg.AssetExecutionContext,
+    postgres: PostgresResource,
+    kafka: KafkaResource,
+    clamav: ClamAVResource,
+    processing: ProcessingResource,
 ) -> dg.MaterializeResult:
     with postgres.connection() as conn:
         stats = compute_statistics(conn, kafka)
+    report = stage_status(postgres, None, current_versions(processing, clamav))
     metadata: dict[str, object] = dict(stats.numbers())
+    metadata.update(status_numbers(report))
+    metadata["top_failures"] = dg.MetadataValue.md(
+        "\n".join(
+            ["| stage | error type | reason | files |", "| --- | --- | --- | --- |"]
+            + [
+                f"| {f['stage']} | {f['error_type'] or ''} | "
+                f"{f['reason'].replace('|', '/')} | {f['files']} |"
+                for f in report["top_failures"]
+            ]
+        )
+    )
     lag = latest_consumer_lag(context.instance)
     if lag is not None:
         metadata["consumer_lag"] = lag

@@ -1,0 +1,235 @@
+"""Processing throughput of camera-sized photos, end to end with the Dagster daemon, against a
+plain single-process loop doing the same per-file work on the same blobs, in the same run.
+
+    .venv/bin/python -m benchmarks.processing_throughput [--photos 100] [--workers 1,2]
+
+The photos are 12-megapixel JPEGs generated from a fixed seed (cached outside the repository).
+Baseline, one process, one file after another: download the blob, clamd INSTREAM scan, EXIF
+read, the same renditions as the pipeline (250 px WebP, 1440 px JPEG, decoded with draft()),
+two puts. Pipeline: the photos are uploaded (ingest + outbox relay, not timed), the daemon's
+sensor launches the processing runs, and the clock runs from the moment the events were
+acknowledged to the last file's `processed_at` (scan, EXIF, renditions, search index,
+notification, every row written). Measured once per PROCESSING_WORKERS value. Prints files/s,
+the ratio to the baseline, CPU utilisation and peak RSS, and writes a plot of throughput
+against workers (PNG). Isolated databases, bucket and topics. Asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import logging
+import os
+import random
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageFilter
+
+from benchmarks.common import isolated_environment, machine
+from file_pipeline.cli.runtime import dagster_daemon, open_resources
+from file_pipeline.db import files as file_rows
+from file_pipeline.processing.exif import exif_of
+from file_pipeline.processing.images import guarded_decode, open_image
+from file_pipeline.processing.scanning import ClamdScanner
+from file_pipeline.processing.thumbnails import DEFAULT_RENDITIONS, renditions_of
+from file_pipeline.stack import paths
+from file_pipeline.upload.ingest import ingest_files
+from file_pipeline.upload.outbox import relay_outbox
+
+LOG = logging.getLogger("benchmark")
+SEED = 20261125
+WIDTH, HEIGHT = 4000, 3000
+
+
+def photo_set(count: int) -> list[Path]:
+    """`count` distinct 12 MP JPEGs with camera-like EXIF, made once from the seed and cached."""
+    folder = paths.cache_dir() / f"bench-photos-{SEED}"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(SEED)
+    base = Image.effect_noise((WIDTH // 8, HEIGHT // 8), 60).convert("RGB")
+    base = base.resize((WIDTH, HEIGHT), Image.Resampling.BICUBIC).filter(ImageFilter.SMOOTH)
+    photos = []
+    for i in range(count):
+        path = folder / f"camera-{i:04d}.jpg"
+        tint = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+        if not path.exists():
+            overlay = Image.new("RGB", (WIDTH, HEIGHT), tint)
+            picture = Image.blend(base, overlay, 0.35)
+            exif = Image.Exif()
+            exif[0x010F] = "Canon"
+            exif[0x0110] = f"EOS bench {i}"
+            exif[0x0112] = 1
+            buffer = io.BytesIO()
+            picture.save(buffer, "JPEG", quality=88, exif=exif)
+            path.write_bytes(buffer.getvalue())
+        photos.append(path)
+    return photos
+
+
+@dataclass
+class Measured:
+    label: str
+    files: int
+    seconds: float
+    cpu_seconds: float
+    peak_rss_mb: float
+
+    @property
+    def files_per_second(self) -> float:
+        return self.files / self.seconds
+
+
+def cpu_seconds() -> float:
+    """CPU time of the whole machine (all processes), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    busy = sum(int(v) for i, v in enumerate(fields) if i not in (3, 4))  # minus idle, iowait
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+def baseline(keys: list[str], storage: object, scanner: ClamdScanner) -> Measured:
+    """One process, one file after another, the same work per file as the pipeline."""
+    client = storage.get_client()  # type: ignore[attr-defined]
+    bucket = storage.bucket  # type: ignore[attr-defined]
+    cpu, started = cpu_seconds(), time.perf_counter()
+    for key in keys:
+        data = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        verdict = scanner.scan_bytes(data)
+        assert verdict.clean, verdict
+        with guarded_decode():
+            image = open_image(data)
+            exif_of(image)
+            renditions = renditions_of(image, DEFAULT_RENDITIONS)
+        for rendition in renditions:
+            client.put_object(
+                Bucket=bucket,
+                Key=f"baseline/{hashlib.sha1(key.encode()).hexdigest()}/{rendition.name}",
+                Body=rendition.data,
+                ContentType=rendition.content_type,
+            )
+    return Measured(
+        "plain loop (1 process)",
+        len(keys),
+        time.perf_counter() - started,
+        cpu_seconds() - cpu,
+        rss_of_self(),
+    )
+
+
+def rss_of_self() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def pipeline(photos: list[Path], workers: int, folder: Path) -> Measured:
+    """Upload, then time the daemon-driven processing to the last `processed_at`."""
+    os.environ["PROCESSING_WORKERS"] = str(workers)
+    with open_resources() as resources, dagster_daemon(folder / f"daemon-{workers}.log"):
+        storage, postgres, kafka = resources.storage, resources.postgres, resources.kafka
+        time.sleep(8)  # the daemon loads the code location and ticks once
+        result = ingest_files(
+            storage,
+            postgres,
+            photos,
+            uploaded_by=f"bench-{workers}",
+            description=None,
+            topic=kafka.file_events_topic,
+            run_id=None,
+            log=LOG,
+        )
+        ids = [m.id for m in result.stored]
+        relay_outbox(postgres, kafka, LOG)
+        cpu, started = cpu_seconds(), time.perf_counter()
+        peak = 0.0
+        while True:
+            with postgres.connection() as conn:
+                done = file_rows.processed_ids(conn, ids)
+            peak = max(peak, tree_rss_mb())
+            if len(done) == len(ids):
+                break
+            time.sleep(0.2)
+        seconds = time.perf_counter() - started
+    return Measured(
+        f"pipeline, {workers} worker{'s' if workers > 1 else ''}",
+        len(ids),
+        seconds,
+        cpu_seconds() - cpu,
+        peak,
+    )
+
+
+def tree_rss_mb() -> float:
+    """Resident memory of every dagster process on the machine (daemon, runs, workers)."""
+    out = subprocess.run(["ps", "-eo", "rss,args"], capture_output=True, text=True).stdout
+    total = 0
+    for line in out.splitlines()[1:]:
+        rss, _, args = line.strip().partition(" ")
+        if "dagster" in args or "forkserver" in args or "multiprocessing" in args:
+            total += int(rss)
+    return total / 1024
+
+
+def plot(results: list[Measured], base: Measured, workers: list[int], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    axis.plot(workers, [r.files_per_second for r in results], marker="o", label="pipeline")
+    axis.axhline(base.files_per_second, color="grey", linestyle="--", label="plain loop")
+    axis.set_xlabel("PROCESSING_WORKERS")
+    axis.set_ylabel("photos per second (12 MP)")
+    axis.set_xticks(workers)
+    axis.set_ylim(bottom=0)
+    axis.legend()
+    axis.set_title("Processing throughput, end to end with the daemon")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, default=100)
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--plot", type=Path, default=Path("docs/images/throughput.png"))
+    args = parser.parse_args()
+    workers = [int(w) for w in args.workers.split(",")]
+    photos = photo_set(args.photos)
+    megabytes = sum(p.stat().st_size for p in photos) / 2**20
+    with isolated_environment("bench"), tempfile.TemporaryDirectory() as folder:
+        with open_resources() as resources:
+            keys = []
+            client = resources.storage.get_client()
+            for photo in photos:
+                key = f"baseline-source/{photo.name}"
+                client.put_object(Bucket=resources.storage.bucket, Key=key, Body=photo.read_bytes())
+                keys.append(key)
+            scanner = resources.clamav.scanner()
+            base = baseline(keys, resources.storage, scanner)
+        results = [pipeline(photos, n, Path(folder)) for n in workers]
+    print(f"machine: {machine()}")
+    print(f"photos: {len(photos)} x 12 MP JPEG ({megabytes / len(photos):.2f} MB each)")
+    print(f"{'':<28}{'seconds':>9}{'files/s':>9}{'ratio':>7}{'CPU used':>10}{'peak RSS':>10}")
+    cores = os.cpu_count() or 1
+    for measured in [base, *results]:
+        busy = measured.cpu_seconds / (measured.seconds * cores)
+        print(
+            f"{measured.label:<28}{measured.seconds:>9.2f}{measured.files_per_second:>9.2f}"
+            f"{measured.files_per_second / base.files_per_second:>7.2f}"
+            f"{busy:>9.0%} {measured.peak_rss_mb:>8.0f} MB"
+        )
+    print("target: pipeline >= 1.5x the plain loop on 2 cores, growing with workers")
+    args.plot.parent.mkdir(parents=True, exist_ok=True)
+    plot(results, base, workers, args.plot)
+    print(f"plot: {args.plot}")
+
+
+if __name__ == "__main__":
+    main()
