@@ -65,7 +65,7 @@ def photo_set(count: int) -> list[Path]:
             exif[0x0110] = f"EOS bench {i}"
             exif[0x0112] = 1
             buffer = io.BytesIO()
-            picture.save(buffer, "JPEG", quality=88, exif=exif)
+            picture.save(buffer, "JPEG", quality=75, exif=exif)
             path.write_bytes(buffer.getvalue())
         photos.append(path)
     return photos

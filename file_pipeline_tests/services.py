@@ -49,6 +49,8 @@ class Daemon:
     def __init__(self, log_path: Path) -> None:
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
+        self.groups: set[int] = set()
+        """Every process group started (a killed daemon's code server lives on in its own)."""
 
     def start(self) -> Daemon:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,6 +69,7 @@ class Daemon:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+        self.groups.add(self.proc.pid)
         return self
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
@@ -76,15 +79,19 @@ class Daemon:
         self.proc.wait(timeout=30)
 
     def stop(self) -> None:
-        """Stop the daemon and everything it started."""
-        if self.proc is None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout=30)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
+        """Stop the daemon and everything it ever started (code servers, run workers),
+        including what a daemon killed earlier left behind."""
+        for group in self.groups:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                os.killpg(group, signal.SIGTERM)
+        if self.proc is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=30)
+        time.sleep(1)
+        for group in self.groups:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
+        self.groups.clear()
         self.proc = None
 
     def alive(self) -> bool:

@@ -4,8 +4,8 @@ engine, no Kubernetes cluster, no local services needed):
 - docker-compose.prod.yml merged with docker-compose.yml, through Debian's docker-compose;
 - the container instance (deploy/docker/dagster.yaml) against Dagster's own config schemas;
 - a real `dagster code-server start` process serving the workspace of the containers over gRPC;
-- the Helm values for Dagster's chart, as YAML (and against the chart itself when one is given in
-  FILE_PIPELINE_DAGSTER_CHART and helm is installed).
+- the Helm values for Dagster's chart, as YAML (rendering them with the chart itself is a manual
+  step, in docs/deployment.md: the chart is not reachable from here).
 """
 
 from __future__ import annotations
@@ -93,12 +93,7 @@ def _docker_compose() -> str:
 
 def _compose(*args: str) -> subprocess.CompletedProcess[str]:
     # Interpolation reads the shell: drop the knobs so the defaults of the file are what we see.
-    knobs = SETTINGS_VARS | {
-        "FILE_PIPELINE_IMAGE",
-        "DOCKER_GID",
-        "VIRUS_SCAN_POOL_LIMIT",
-        "DERIVED_OUTPUTS_POOL_LIMIT",
-    }
+    knobs = SETTINGS_VARS | {"FILE_PIPELINE_IMAGE", "DOCKER_GID"}
     env = {k: v for k, v in os.environ.items() if k not in knobs and not k.startswith("COMPOSE_")}
     return subprocess.run(
         [_docker_compose(), *COMPOSE_FILES, *args],
@@ -192,17 +187,21 @@ def test_compose_prod_order_socket_and_network(merged_compose: dict[str, Any]) -
     )
 
 
+_pool_limits = settings.pool_limits
+
+
 def test_compose_init_sets_every_pool_limit(
     merged_compose: dict[str, Any], pools: set[str]
 ) -> None:
     init = merged_compose["services"]["init"]
-    script = "\n".join(init["command"])
+    # `config` prints `$` escaped as `$$`, as in the file.
+    script = "\n".join(init["command"]).replace("$$", "$")
     assert "dagster instance migrate" in script
-    assert "file-pipeline db migrate" in script
-    for pool in pools:
-        assert re.search(rf"dagster instance concurrency set {pool} ", script), pool
-    assert init["environment"]["VIRUS_SCAN_POOL_LIMIT"] == "2"
-    assert init["environment"]["DERIVED_OUTPUTS_POOL_LIMIT"] == "2"
+    assert "file-pipeline db migrate" in script, "which sets the CONCURRENCY_POOLS limits"
+    limits = _pool_limits(init["environment"]["CONCURRENCY_POOLS"])
+    assert set(limits) == pools
+    assert all(limit > 0 for limit in limits.values())
+    assert init["environment"]["CONCURRENCY_POOLS"] == settings.CONCURRENCY_POOLS.default
 
 
 def test_dockerfile_builds_the_one_image() -> None:
@@ -260,9 +259,7 @@ def test_container_instance_validates_against_dagster(tmp_path: Path) -> None:
 
 
 def test_container_instance_docker_run_launcher_config() -> None:
-    dagster_docker = pytest.importorskip(
-        "dagster_docker", reason="the `deploy` extra (pip install -e .[deploy]) is not installed"
-    )
+    import dagster_docker
     from dagster._config import validate_config
 
     launcher_config = _load(CONTAINER_INSTANCE)["run_launcher"]["config"]
@@ -303,6 +300,7 @@ def test_code_server_serves_the_container_workspace_over_grpc(tmp_path: Path) ->
     # The environment of this process, with a throwaway DAGSTER_HOME (nothing here needs the
     # instance database) and the image the compose file gives the code-server container.
     env = {**os.environ, "DAGSTER_HOME": str(home), "DAGSTER_CURRENT_IMAGE": image}
+    log = (tmp_path / "code-server.log").open("w")  # a file, not a pipe nobody drains
     server = subprocess.Popen(
         [
             _bin("dagster"),
@@ -316,9 +314,8 @@ def test_code_server_serves_the_container_workspace_over_grpc(tmp_path: Path) ->
         ],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         client = DagsterGrpcClient(port=port, host="127.0.0.1")
@@ -329,7 +326,8 @@ def test_code_server_serves_the_container_workspace_over_grpc(tmp_path: Path) ->
                 break
             except Exception:
                 if server.poll() is not None:
-                    pytest.fail(f"code server exited {server.returncode}: {server.stderr.read()}")
+                    output = (tmp_path / "code-server.log").read_text()[-3000:]
+                    pytest.fail(f"code server exited {server.returncode}: {output}")
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
@@ -376,8 +374,7 @@ def test_code_server_serves_the_container_workspace_over_grpc(tmp_path: Path) ->
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=5)
-        if server.stderr:
-            server.stderr.close()
+        log.close()
 
 
 # --- (d) the Helm values --------------------------------------------------------------------------
@@ -477,51 +474,10 @@ def test_helm_docs_cover_every_setting_and_pool(pools: set[str]) -> None:
     assert set(config_map) | secret_keys == SETTINGS_VARS
     assert not set(config_map) & secret_keys
 
+    assert set(_pool_limits(config_map["CONCURRENCY_POOLS"])) == pools
     job = _docs_manifest("Job", "file-pipeline-init")
     (container,) = job["spec"]["template"]["spec"]["containers"]
     script = "\n".join(container["args"])
-    for pool in pools:
-        assert re.search(rf"dagster instance concurrency set {pool} \d+", script), pool
     assert "file-pipeline db migrate" in script
     mount = container["volumeMounts"][0]
     assert mount["mountPath"] == f"{DAGSTER_HOME_IN_IMAGE}/dagster.yaml"
-
-
-def _helm() -> str | None:
-    cached = Path.home() / ".cache" / "file-pipeline" / "helm" / "helm"
-    return shutil.which("helm") or (str(cached) if cached.exists() else None)
-
-
-def test_helm_values_against_the_chart(tmp_path: Path) -> None:
-    """Dev-time check: FILE_PIPELINE_DAGSTER_CHART=<untarred dagster/dagster 1.13.27 chart>."""
-    chart = os.environ.get("FILE_PIPELINE_DAGSTER_CHART")
-    helm = _helm()
-    if not chart or not helm:
-        pytest.skip("needs helm and FILE_PIPELINE_DAGSTER_CHART (see docs/deployment.md)")
-    lint = subprocess.run(
-        [helm, "lint", chart, "-f", str(HELM_VALUES)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert lint.returncode == 0, lint.stdout + lint.stderr
-    render = subprocess.run(
-        [helm, "template", "dagster", chart, "-n", "file-pipeline", "-f", str(HELM_VALUES)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert render.returncode == 0, render.stderr
-    docs = [doc for doc in yaml.safe_load_all(render.stdout) if doc]
-    (instance_map,) = [
-        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "dagster-instance"
-    ]
-    instance = yaml.safe_load(instance_map["data"]["dagster.yaml"])
-    assert instance["run_launcher"]["class"] == "K8sRunLauncher"
-    run_config = instance["run_launcher"]["config"]["run_k8s_config"]
-    assert run_config["container_config"]["resources"]["requests"]
-    assert instance["run_coordinator"]["config"]["max_concurrent_runs"] > 0
-    names = {(d["kind"], d["metadata"]["name"]) for d in docs}
-    assert ("Deployment", "dagster-daemon") in names
