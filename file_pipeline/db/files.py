@@ -9,47 +9,57 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from file_pipeline.db.outbox import enqueue_event
+from file_pipeline.db.outbox import enqueue_events
 from file_pipeline.events.schema import FileEvent, FileMetadata
 from file_pipeline.states import FileStatus
 
 Row = dict[str, Any]
 
 
-def insert_file_with_event(
+def insert_files_with_events(
     conn: psycopg.Connection,
-    file: FileMetadata,
-    event: FileEvent,
+    files: Sequence[tuple[FileMetadata, FileEvent]],
     topic: str,
     upload_run_id: str | None,
-) -> bool:
-    """Write a `files` row and its outbox row (call inside one transaction).
-
-    Returns False, writing nothing, when the same user already has a live file with these bytes.
-    """
-    inserted = conn.execute(
-        "INSERT INTO files (id, filename, s3_key, s3_url, file_size, content_type, uploaded_by,"
-        " uploaded_at, description, sha256, upload_run_id)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (uploaded_by, sha256) WHERE deleted_at IS NULL DO NOTHING RETURNING id",
-        (
-            file.id,
-            file.filename,
-            file.s3_key,
-            file.s3_url,
-            file.file_size,
-            file.content_type,
-            file.uploaded_by,
-            file.uploaded_at,
-            file.description,
-            file.sha256,
-            upload_run_id,
-        ),
-    ).fetchone()
-    if inserted is None:
-        return False
-    enqueue_event(conn, event, topic)
-    return True
+) -> set[str]:
+    """Write `files` rows and their outbox rows, in two round trips for the whole batch (call
+    inside one transaction). Returns the ids written: a file whose user already has a live file
+    with these bytes (a concurrent upload committed first) is skipped, with no event."""
+    if not files:
+        return set()
+    inserted: set[str] = set()
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO files (id, filename, s3_key, s3_url, file_size, content_type,"
+            " uploaded_by, uploaded_at, description, sha256, upload_run_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (uploaded_by, sha256) WHERE deleted_at IS NULL DO NOTHING RETURNING id",
+            [
+                (
+                    file.id,
+                    file.filename,
+                    file.s3_key,
+                    file.s3_url,
+                    file.file_size,
+                    file.content_type,
+                    file.uploaded_by,
+                    file.uploaded_at,
+                    file.description,
+                    file.sha256,
+                    upload_run_id,
+                )
+                for file, _ in files
+            ],
+            returning=True,
+        )
+        while True:
+            row = cur.fetchone()
+            if row is not None:
+                inserted.add(row[0])
+            if not cur.nextset():
+                break
+    enqueue_events(conn, [event for file, event in files if file.id in inserted], topic)
+    return inserted
 
 
 def row_to_metadata(row: Row) -> FileMetadata:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,19 +29,26 @@ class OutboxBacklog:
     oldest_created_at: datetime | None
 
 
-def enqueue_event(conn: psycopg.Connection, event: FileEvent, topic: str) -> None:
-    conn.execute(
-        "INSERT INTO outbox (event_id, topic, message_key, payload, file_id, event_type)"
-        " VALUES (%s, %s, %s, %s, %s, %s)",
-        (
-            event.event_id,
-            topic,
-            event.message_key,
-            event.to_json(),
-            event.file.id,
-            event.event_type,
-        ),
-    )
+def enqueue_events(conn: psycopg.Connection, events: Sequence[FileEvent], topic: str) -> None:
+    """Outbox rows for `events`, in one round trip (call inside the rows' transaction)."""
+    if not events:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO outbox (event_id, topic, message_key, payload, file_id, event_type)"
+            " VALUES (%s, %s, %s, %s, %s, %s)",
+            [
+                (
+                    event.event_id,
+                    topic,
+                    event.message_key,
+                    event.to_json(),
+                    event.file.id,
+                    event.event_type,
+                )
+                for event in events
+            ],
+        )
 
 
 def claim_unsent_events(conn: psycopg.Connection, limit: int) -> list[OutboxRow]:

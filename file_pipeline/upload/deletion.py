@@ -61,7 +61,7 @@ def delete_files(
             event = new_event(
                 EventType.DELETED, files.row_to_metadata(row), int(time.time() * 1000)
             )
-            outbox.enqueue_event(conn, event, topic)
+            outbox.enqueue_events(conn, [event], topic)
             result.deleted.append(file_id)
             to_remove.append((file_id, row["s3_key"]))
     for file_id, key in to_remove:

@@ -137,7 +137,7 @@ def ingest_files(
     topic: str,
     run_id: str | None,
     log: Logger,
-    concurrency: int = 4,
+    concurrency: int = 8,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> IngestResult:
     """Upload `files` and commit their rows and outbox events in one transaction.
@@ -220,16 +220,21 @@ def ingest_files(
 
     try:
         with postgres.connection() as conn, conn.transaction():
+            written = file_rows.insert_files_with_events(
+                conn,
+                [(m, new_event(EventType.UPLOADED, m, m.uploaded_at or 0)) for m in uploaded],
+                topic,
+                run_id,
+            )
             for meta in uploaded:
-                event = new_event(EventType.UPLOADED, meta, meta.uploaded_at or 0)
-                if file_rows.insert_file_with_event(conn, meta, event, topic, run_id):
+                if meta.id in written:
                     result.stored.append(meta)
-                else:
-                    # A concurrent upload of the same bytes by the same user committed first.
-                    storage.delete(meta.s3_key)
-                    winner = file_rows.live_files_by_sha256(conn, uploaded_by, [meta.sha256 or ""])
-                    path = str(unique[meta.sha256 or ""].path)
-                    result.existing.extend(AlreadyStored(path, w) for w in winner.values())
+                    continue
+                # A concurrent upload of the same bytes by the same user committed first.
+                storage.delete(meta.s3_key)
+                winner = file_rows.live_files_by_sha256(conn, uploaded_by, [meta.sha256 or ""])
+                path = str(unique[meta.sha256 or ""].path)
+                result.existing.extend(AlreadyStored(path, w) for w in winner.values())
     except Exception:
         log.error(f"database write failed; removing {len(uploaded)} blobs written for this batch")
         result.stored = []

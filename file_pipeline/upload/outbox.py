@@ -37,7 +37,7 @@ def relay_outbox(
     kafka: KafkaResource,
     log: Logger,
     *,
-    batch_size: int = 500,
+    batch_size: int = 5000,
     max_batches: int = 100,
 ) -> RelayResult:
     """Publish unsent events until none are left (or Kafka stops acknowledging)."""

@@ -51,7 +51,10 @@ def test_row_and_outbox_round_trip_in_one_transaction(
     event = new_event(EventType.UPLOADED, meta, 1696500000000)
     with postgres.connection() as conn:
         with conn.transaction():
-            file_rows.insert_file_with_event(conn, meta, event, kafka.file_events_topic, "run-1")
+            written = file_rows.insert_files_with_events(
+                conn, [(meta, event)], kafka.file_events_topic, "run-1"
+            )
+        assert written == {meta.id}
         row = file_rows.get_file(conn, meta.id)
         outbox = conn.execute(
             "SELECT event_id::text, message_key, payload, sent_at FROM outbox WHERE file_id = %s",
@@ -81,10 +84,52 @@ def test_failed_transaction_leaves_neither_row_nor_event(
     event = new_event(EventType.UPLOADED, meta, 1)
     with postgres.connection() as conn:
         with pytest.raises(RuntimeError), conn.transaction():
-            file_rows.insert_file_with_event(conn, meta, event, kafka.file_events_topic, None)
+            file_rows.insert_files_with_events(conn, [(meta, event)], kafka.file_events_topic, None)
             raise RuntimeError("crash after the row, before commit")
         assert file_rows.get_file(conn, meta.id) is None
         count = conn.execute(
             "SELECT count(*) FROM outbox WHERE file_id = %s", (meta.id,)
         ).fetchone()[0]
     assert count == 0
+
+
+def test_a_batch_skips_bytes_the_user_already_has_without_an_event(
+    postgres: PostgresResource, kafka: KafkaResource
+) -> None:
+    """The rows of one batch go in one round trip; one that collides with a live file of the
+    same user and bytes (a concurrent upload won) is left out, with its event."""
+
+    def meta(file_id: str, sha: str) -> FileMetadata:
+        return FileMetadata(
+            id=file_id,
+            filename=f"{file_id}.txt",
+            s3_key=f"uploads/batch/{file_id}/{file_id}.txt",
+            s3_url="u",
+            file_size=1,
+            uploaded_by="batch-user",
+            uploaded_at=1,
+            sha256=sha,
+        )
+
+    first = meta("batch-first", "1" * 64)
+    with postgres.connection() as conn, conn.transaction():
+        file_rows.insert_files_with_events(
+            conn, [(first, new_event(EventType.UPLOADED, first, 1))], kafka.file_events_topic, None
+        )
+    batch = [meta("batch-a", "2" * 64), meta("batch-dup", "1" * 64), meta("batch-b", "3" * 64)]
+    with postgres.connection() as conn, conn.transaction():
+        written = file_rows.insert_files_with_events(
+            conn,
+            [(m, new_event(EventType.UPLOADED, m, 1)) for m in batch],
+            kafka.file_events_topic,
+            None,
+        )
+        events = {
+            row[0]
+            for row in conn.execute(
+                "SELECT file_id FROM outbox WHERE file_id = ANY(%s)",
+                (["batch-a", "batch-dup", "batch-b"],),
+            )
+        }
+    assert written == {"batch-a", "batch-b"}
+    assert events == {"batch-a", "batch-b"}

@@ -61,6 +61,9 @@ def uploaded_files(
     postgres: PostgresResource,
     kafka: KafkaResource,
 ) -> dg.MaterializeResult:
+    # The idempotent producer's handshake (about half a second) runs while the files upload, so
+    # `file_events` publishes at once.
+    kafka.producer()
     paths, rejected = expand_paths(config.paths)
     for r in rejected:
         context.log.warning(f"not uploading {r.path}: {r.reason}")
