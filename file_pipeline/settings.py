@@ -74,6 +74,12 @@ FILE_EVENTS_BATCH_SIZE = EnvVar(
 FILE_EVENTS_SENSOR_INTERVAL = EnvVar(
     "FILE_EVENTS_SENSOR_INTERVAL", "2", "seconds between file_events_sensor ticks"
 )
+FILE_EVENTS_WAIT_SECONDS = EnvVar(
+    "FILE_EVENTS_WAIT_SECONDS",
+    "3.5",
+    "how long a file_events_sensor tick that found nothing waits for the first new event "
+    "(Dagster starts a sensor tick at most every 5 s); 0: never wait",
+)
 THUMBNAIL_RENDITIONS = EnvVar(
     "THUMBNAIL_RENDITIONS",
     "thumbnail:250:webp:80,preview:1440:jpeg:85",
@@ -140,6 +146,7 @@ ALL_ENV_VARS: tuple[EnvVar, ...] = (
     CLAMAV_PORT_VAR,
     FILE_EVENTS_BATCH_SIZE,
     FILE_EVENTS_SENSOR_INTERVAL,
+    FILE_EVENTS_WAIT_SECONDS,
     THUMBNAIL_RENDITIONS,
     PROCESSING_WORKERS,
     FILE_TIME_BUDGET_SECONDS,

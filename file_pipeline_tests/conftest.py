@@ -22,6 +22,7 @@ import dagster as dg
 import pytest
 from dagster_graphql import DagsterGraphQLClient
 
+from file_pipeline import settings
 from file_pipeline.cli.runtime import Resources, load_definitions, open_resources
 from file_pipeline.resources import KafkaResource, ObjectStorageResource, PostgresResource
 from file_pipeline.sandbox import isolated_environment
@@ -40,9 +41,22 @@ def stack() -> None:
 
 @pytest.fixture(scope="session")
 def pipeline_env(stack: None) -> Iterator[dict[str, str]]:
-    """This session's environment on the real stack (started if needed)."""
-    with isolated_environment("test") as env:
-        yield env
+    """This session's environment on the real stack (started if needed).
+
+    Sensor ticks evaluated in the test process return at once when there is nothing new
+    (FILE_EVENTS_WAIT_SECONDS=0), as `Pipeline.drain` expects; daemons started by
+    `services.daemon_environment` wait as deployed.
+    """
+    saved = os.environ.get(settings.FILE_EVENTS_WAIT_SECONDS.name)
+    os.environ[settings.FILE_EVENTS_WAIT_SECONDS.name] = "0"
+    try:
+        with isolated_environment("test") as env:
+            yield env
+    finally:
+        if saved is None:
+            os.environ.pop(settings.FILE_EVENTS_WAIT_SECONDS.name, None)
+        else:
+            os.environ[settings.FILE_EVENTS_WAIT_SECONDS.name] = saved
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import dagster as dg
 
+from file_pipeline import settings
 from file_pipeline.cli.runtime import Resources, load_definitions, open_resources
 from file_pipeline.db import files as file_rows
 from file_pipeline.processing.scanning import ClamdScanner
@@ -217,8 +218,10 @@ def daemon_environment(
     label: str, folder: Path, extra_env: dict[str, str] | None = None
 ) -> Iterator[DaemonEnvironment]:
     """`extra_env` (e.g. a short SWEEP_AFTER_SECONDS, another CLAMAV_PORT) is set for the
-    daemon, its code server and its runs, and restored afterwards."""
-    extra = extra_env or {}
+    daemon, its code server and its runs, and restored afterwards. The sensor waits for events
+    as deployed (FILE_EVENTS_WAIT_SECONDS at its default) unless `extra_env` says otherwise."""
+    wait = settings.FILE_EVENTS_WAIT_SECONDS
+    extra = {wait.name: wait.default, **(extra_env or {})}
     saved = {name: os.environ.get(name) for name in extra}
     os.environ.update(extra)
     try:

@@ -102,6 +102,11 @@ class PolledBatch:
             max(0, high - self.next_offsets.get(p, 0)) for p, high in self.high_watermarks.items()
         )
 
+    @property
+    def empty(self) -> bool:
+        """Nothing read and nothing to report: the cursor would not move."""
+        return not (self.events or self.ignored or self.rejected or self.gaps or self.resets)
+
     def ignored_by_type(self) -> dict[str, int]:
         return dict(sorted(Counter(r.event.event_type for r in self.ignored).items()))
 
@@ -247,6 +252,25 @@ def poll_new_events(
             if batch.next_offsets[msg.partition()] >= batch.high_watermarks[msg.partition()]:
                 pending.discard(msg.partition())
     return batch
+
+
+def wait_for_new_messages(
+    consumer: Consumer, topic: str, next_offsets: dict[int, int], deadline: Deadline
+) -> bool:
+    """Block until a message exists at or after `next_offsets` on any partition, or until the
+    deadline; True when one arrived. The message is not consumed: the caller reads it again
+    with `poll_new_events`, which also sees whatever arrived with it."""
+    if not next_offsets:
+        return False
+    consumer.assign([TopicPartition(topic, p, o) for p, o in sorted(next_offsets.items())])
+    while not deadline.expired:
+        for msg in consumer.consume(num_messages=1, timeout=max(0.05, deadline.remaining(0.5))):
+            err = msg.error()
+            if err is None:
+                return True
+            if err.code() != KafkaError._PARTITION_EOF:
+                raise KafkaUnavailableError(f"waiting for messages on {topic}", err)
+    return False
 
 
 @dataclass

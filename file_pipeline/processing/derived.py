@@ -78,6 +78,8 @@ class DerivedContext:
     log: Logger
     stages: frozenset[Stage]
     """The derived stages this run produces (a reprocess may ask for only some)."""
+    workers: DeriveWorkers
+    """The run's decoding processes (the caller owns and closes them)."""
 
 
 @dataclass
@@ -118,11 +120,10 @@ def derived_batch(ctx: DerivedContext, items: list[WorkItem]) -> dict[Stage, Sta
             for stage in Stage.derived()
             if stage in ctx.stages
         }
-        workers = DeriveWorkers(ctx.settings.workers, ctx.settings.memory_limit_bytes)
-        with workers, ThreadPoolExecutor(max(1, ctx.settings.fetch_concurrency)) as threads:
+        with ThreadPoolExecutor(max(1, ctx.settings.fetch_concurrency)) as threads:
             for chunk in chunks(items, 200):
                 work = _plan_chunk(ctx, conn, recorders, chunk)
-                _decode_and_record(ctx, conn, recorders, work, workers, threads)
+                _decode_and_record(ctx, conn, recorders, work, ctx.workers, threads)
                 for recorder in recorders.values():
                     recorder.commit()
         for stage, recorder in recorders.items():

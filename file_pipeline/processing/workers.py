@@ -10,6 +10,7 @@ process instead (no isolation: for debugging).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import resource
@@ -65,6 +66,13 @@ class DeriveWorkers:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def start(self) -> None:
+        """Start the worker processes now rather than on the first file (starting the forkserver
+        and importing the decoders takes about half a second)."""
+        if self._pool is not None:
+            with contextlib.suppress(RuntimeError):  # closed meanwhile: nothing to start
+                self._pool.schedule(os.getpid)
 
     def close(self) -> None:
         if self._pool is not None:

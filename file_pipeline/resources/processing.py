@@ -3,14 +3,16 @@ per-file time and memory budget, the spool, and what happens to files clamd cann
 
 from __future__ import annotations
 
+import threading
+
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from file_pipeline.processing.derived import DerivedSettings
 from file_pipeline.processing.spool import Spool, spool_root
 from file_pipeline.processing.versions import RenditionSpec, TextLimits, parse_renditions
 from file_pipeline.processing.virus_scan import ScanSettings, UnscannablePolicy, version_of
-from file_pipeline.processing.workers import default_workers
+from file_pipeline.processing.workers import DeriveWorkers, default_workers
 from file_pipeline.states import Stage
 
 MIB = 1024 * 1024
@@ -48,6 +50,31 @@ class ProcessingResource(dg.ConfigurableResource):
         "like an infected file. Never clean.",
     )
     scan_concurrency: int = Field(default=4, description="Files streamed to clamd at once.")
+
+    _workers: DeriveWorkers | None = PrivateAttr(default=None)
+    _workers_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    def derive_workers(self) -> DeriveWorkers:
+        """The run's decoding workers: one pool for the whole run, created on first use and
+        closed when the run's resources are torn down."""
+        with self._workers_lock:
+            if self._workers is None:
+                derived = self.derived_settings()
+                self._workers = DeriveWorkers(derived.workers, derived.memory_limit_bytes)
+            return self._workers
+
+    def start_workers(self) -> None:
+        """Start the decoding workers in the background, so that they are up by the time the
+        derived stages need them (a one-file run would otherwise wait for them)."""
+        threading.Thread(
+            target=lambda: self.derive_workers().start(), name="start-derive-workers", daemon=True
+        ).start()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        with self._workers_lock:
+            if self._workers is not None:
+                self._workers.close()
+                self._workers = None
 
     def rendition_specs(self) -> tuple[RenditionSpec, ...]:
         return parse_renditions(self.renditions)

@@ -3,6 +3,10 @@ real Dagster instance, requests runs; the runs scan, extract, render, index and 
 
 import io
 import json
+import logging
+import threading
+import time
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +16,8 @@ from PIL import Image
 from file_pipeline import stack
 from file_pipeline.db import files as file_rows
 from file_pipeline.events.cursor import SensorCursor
+from file_pipeline.upload.ingest import ingest_files
+from file_pipeline.upload.outbox import relay_outbox
 from file_pipeline_tests.helpers import (
     read_topic,
     run_delete,
@@ -390,3 +396,66 @@ def _png(width: int, height: int) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (width, height), (10, 200, 10)).save(buf, "PNG")
     return buf.getvalue()
+
+
+def _stored_unsent(storage, postgres, kafka, path: Path, user: str) -> str:
+    """A file ingested with its event still in the outbox (published by `relay_outbox`)."""
+    result = ingest_files(
+        storage,
+        postgres,
+        [path],
+        uploaded_by=user,
+        description=None,
+        topic=kafka.file_events_topic,
+        run_id=None,
+        log=logging.getLogger("test"),
+    )
+    return result.stored[0].id
+
+
+def test_an_idle_tick_waits_for_the_first_event_and_requests_its_run_at_once(
+    pipeline, storage, postgres, kafka, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setenv("FILE_EVENTS_WAIT_SECONDS", "6")
+    path = tmp_path / "waited-for.txt"
+    path.write_text("an upload that lands while the sensor waits")
+    file_id = _stored_unsent(storage, postgres, kafka, path, "waiter")
+    publisher = threading.Timer(
+        1.0, lambda: relay_outbox(postgres, kafka, logging.getLogger("test"))
+    )
+    started = time.monotonic()
+    publisher.start()
+    try:
+        data = pipeline.tick()
+    finally:
+        publisher.join()
+    elapsed = time.monotonic() - started
+    # It waited for the event (published after 1 s) and did not sit out the rest of the 6 s.
+    assert 1.0 <= elapsed < 4.0, elapsed
+    (request,) = data.run_requests
+    (run,) = [pipeline.execute(request)]
+    assert run.success
+    assert _results(postgres, file_id)["notifications"][0] == "done"
+
+
+def test_a_tick_does_not_wait_while_a_processing_run_waits_to_start(
+    pipeline, instance, kafka, monkeypatch
+) -> None:
+    monkeypatch.setenv("FILE_EVENTS_WAIT_SECONDS", "1.5")
+    started = time.monotonic()
+    assert not pipeline.tick().run_requests
+    assert time.monotonic() - started >= 1.5  # nothing new: it waited the whole time
+
+    waiting = dg.DagsterRun(
+        job_name="process_file_events",
+        run_id=str(uuid.uuid4()),
+        status=dg.DagsterRunStatus.STARTING,
+        tags={"file_pipeline/topic": kafka.file_events_topic},
+    )
+    instance.run_storage.add_run(waiting)
+    try:
+        started = time.monotonic()
+        assert not pipeline.tick().run_requests
+        assert time.monotonic() - started < 1.0  # a new run would only queue: no wait
+    finally:
+        instance.delete_run(waiting.run_id)

@@ -81,6 +81,10 @@ def virus_scan(
     clamav: ClamAVResource,
     processing: ProcessingResource,
 ) -> dg.MaterializeResult:
+    # Started now, ready when needed: the decoding workers for derived_outputs, and the producer
+    # (its idempotence handshake takes about half a second) for notifications.
+    processing.start_workers()
+    kafka.producer()
     batch = load_batch(context, config, kafka, postgres)
     spool = processing.spool(context.run.run_id)
     spool.sweep_stale()
@@ -174,6 +178,7 @@ def derived_outputs(
         run_id=context.run.run_id,
         log=context.log,
         stages=stages,
+        workers=processing.derive_workers(),
     )
     for stage, report in derived_batch(derived, batch.items).items():
         yield dg.MaterializeResult(asset_key=stage.value, metadata=stage_metadata(report, batch))
