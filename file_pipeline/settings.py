@@ -77,8 +77,8 @@ FILE_EVENTS_SENSOR_INTERVAL = EnvVar(
 FILE_EVENTS_WAIT_SECONDS = EnvVar(
     "FILE_EVENTS_WAIT_SECONDS",
     "3.5",
-    "how long a file_events_sensor tick that found nothing waits for the first new event "
-    "(Dagster starts a sensor tick at most every 5 s); 0: never wait",
+    "how long after its start a file_events_sensor tick that found nothing keeps waiting for "
+    "the first new event (Dagster starts a sensor tick at most every 5 s); 0: never wait",
 )
 THUMBNAIL_RENDITIONS = EnvVar(
     "THUMBNAIL_RENDITIONS",

@@ -1,7 +1,9 @@
-"""`file-pipeline`: the local stack, uploads, files, the demo and statistics from the terminal.
+"""`file-pipeline`: the local stack, uploads, files, the demo, statistics and the operator tools
+from the terminal.
 
 One module per command group: `stack` (stack, db), `files` (upload, files, search), `stats`,
-`demo` (demo, ui, env-vars); `runtime` is the glue to Dagster, `output` how results are printed.
+`operate` (status, reprocess), `dlq` (dead letters), `verify`, `demo` (demo, ui, env-vars);
+`runtime` is the glue to Dagster, `output` how results are printed.
 """
 
 import click

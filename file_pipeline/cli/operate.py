@@ -58,9 +58,13 @@ def status(as_json: bool) -> None:
     if not report["top_failures"]:
         click.echo("  none")
     lag = report["consumer_lag"]
-    click.echo(f"consumer lag        {'unknown' if lag is None else lag}")
+    if lag is None:
+        click.echo("consumer lag        unknown (no sensor tick has read the topic yet)")
+    else:
+        click.echo(f"consumer lag        {lag} events")
     backlog = report["outbox"]
-    click.echo(f"outbox backlog      {backlog['unsent']} unsent (oldest {backlog['oldest']})")
+    oldest = f", oldest from {backlog['oldest']}" if backlog["unsent"] else ""
+    click.echo(f"outbox backlog      {backlog['unsent']} unsent{oldest}")
     dead = report["dead_letters"]
     if dead is None:
         click.echo("dead letters        unknown (Kafka unavailable)")
@@ -170,7 +174,8 @@ def _wait_for_request(instance: Any, request_id: int, batches: int, timeout: flo
         launched = {run.tags.get("file_pipeline/reprocess_batch") for run in runs}
         if len(launched) >= batches and all(run.is_finished for run in runs):
             failed = [run.run_id for run in runs if run.status != dg.DagsterRunStatus.SUCCESS]
-            click.echo(f"request {request_id}: {len(runs)} runs finished, {len(failed)} failed")
+            plural = "run" if len(runs) == 1 else "runs"
+            click.echo(f"request {request_id}: {len(runs)} {plural} finished, {len(failed)} failed")
             if failed:
                 sys.exit(1)
             return

@@ -47,6 +47,14 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _encodable(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("contains a lone surrogate (not UTF-8)") from exc
+    return value
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
@@ -61,8 +69,12 @@ def _uuid(value: str) -> str:
     return value
 
 
-Text = Annotated[StrictStr, AfterValidator(_no_nul), AfterValidator(_not_blank)]
-"""A non-blank string without NUL (PostgreSQL text cannot hold NUL)."""
+WireStr = Annotated[StrictStr, AfterValidator(_no_nul), AfterValidator(_encodable)]
+"""A string PostgreSQL and Kafka can hold: no NUL, no lone surrogate."""
+Text = Annotated[WireStr, AfterValidator(_not_blank)]
+"""A non-blank `WireStr`."""
+BigInt = Annotated[StrictInt, Field(ge=-(2**63), lt=2**63)]
+"""An integer a BIGINT column holds."""
 
 
 class _WireModel(BaseModel):
@@ -78,12 +90,12 @@ class FileMetadata(_WireModel):
     id: Annotated[Text, Field(max_length=64)]
     filename: Annotated[Text, Field(max_length=4096)]
     s3_key: Annotated[Text, Field(max_length=4096)] = Field(alias="s3Key")
-    file_size: Annotated[StrictInt, Field(ge=0)] = Field(alias="fileSize")
+    file_size: Annotated[StrictInt, Field(ge=0, lt=2**63)] = Field(alias="fileSize")
     uploaded_by: Annotated[Text, Field(max_length=256)] = Field(alias="uploadedBy")
-    s3_url: StrictStr | None = Field(default=None, alias="s3Url")
-    content_type: StrictStr | None = Field(default=None, alias="contentType")
-    uploaded_at: StrictInt | None = Field(default=None, alias="uploadedAt")
-    description: StrictStr | None = Field(default=None, alias="description")
+    s3_url: WireStr | None = Field(default=None, alias="s3Url")
+    content_type: WireStr | None = Field(default=None, alias="contentType")
+    uploaded_at: BigInt | None = Field(default=None, alias="uploadedAt")
+    description: WireStr | None = Field(default=None, alias="description")
     sha256: Annotated[StrictStr, Field(pattern=r"^[0-9a-f]{64}$")] | None = Field(
         default=None, alias="sha256"
     )
@@ -95,7 +107,7 @@ class FileEvent(_WireModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="allow")
 
     event_type: Annotated[Text, Field(max_length=64)] = Field(alias="eventType")
-    timestamp: StrictInt
+    timestamp: BigInt
     file: FileMetadata = Field(alias="fileMetadata")
     event_id: Annotated[StrictStr, AfterValidator(_uuid)] | None = Field(
         default=None, alias="eventId"

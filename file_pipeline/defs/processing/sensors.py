@@ -10,9 +10,9 @@ old one.
 
 Dagster's sensor daemon starts a tick at most every 5 seconds, whatever the sensor's minimum
 interval. So that an upload is not left waiting for the next tick, a tick that finds nothing new
-waits on Kafka for up to FILE_EVENTS_WAIT_SECONDS (blocked in the consumer, using no CPU) and
-launches the run as soon as an event arrives. It waits only while no processing run is queued:
-under load, ticks return at once and events gather into bigger batches.
+waits on Kafka until FILE_EVENTS_WAIT_SECONDS after its start (blocked in the consumer, using no
+CPU) and requests the run as soon as an event arrives. It waits only while no processing run is
+waiting to start: under load, ticks return at once and events gather into bigger batches.
 """
 
 import time
@@ -66,6 +66,8 @@ def file_events_sensor(
 ) -> dg.SensorResult:
     topic = kafka.file_events_topic
     deadline = Deadline(TICK_TIME_BUDGET_SECONDS)
+    # Counted from the start of the tick, so a slow start shortens the wait, not the next tick.
+    wait = Deadline(float(settings.FILE_EVENTS_WAIT_SECONDS.value()))
     topic_id = kafka.topic_id(topic, timeout_seconds=deadline.remaining(10.0))
     start = starting_point(SensorCursor.parse(context.cursor), topic, topic_id)
     if start.restart_from_beginning:
@@ -80,11 +82,8 @@ def file_events_sensor(
             deadline=deadline,
             restart_from_beginning=start.restart_from_beginning,
         )
-        wait = float(settings.FILE_EVENTS_WAIT_SECONDS.value())
-        idle = batch.empty and wait > 0 and not _processing_run_waiting(context, topic)
-        if idle and _wait_for_new_events(
-            kafka, topic, batch.next_offsets, min(wait, deadline.remaining())
-        ):
+        idle = batch.empty and not wait.expired and not _processing_run_waiting(context, topic)
+        if idle and _wait_for_new_events(kafka, topic, batch.next_offsets, wait.remaining()):
             time.sleep(LINGER_SECONDS)
             batch = poll_new_events(
                 consumer,
