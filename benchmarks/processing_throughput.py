@@ -5,13 +5,15 @@ plain single-process loop doing the same per-file work on the same blobs, in the
 
 The photos are 12-megapixel JPEGs generated from a fixed seed (cached outside the repository).
 Baseline, one process, one file after another: download the blob, clamd INSTREAM scan, EXIF
-read, the same renditions as the pipeline (250 px WebP, 1440 px JPEG, decoded with draft()),
-two puts. Pipeline: the photos are uploaded (ingest + outbox relay, not timed), the daemon's
-sensor launches the processing runs, and the clock runs from the moment the events were
-acknowledged to the last file's `processed_at` (scan, EXIF, renditions, search index,
-notification, every row written). Measured once per PROCESSING_WORKERS value. Prints files/s,
-the ratio to the baseline, CPU utilisation and peak RSS, and writes a plot of throughput
-against workers (PNG). Isolated databases, bucket and topics. Asserts nothing.
+read, the same renditions as the pipeline (250 px and 720 px WebP, 1440 px JPEG, decoded with
+draft(); THUMBNAIL_RENDITIONS, as the pipeline reads it) and the same ThumbHash placeholder,
+one put per rendition. Pipeline: the photos are uploaded
+(ingest + outbox relay, not timed), the daemon's sensor launches the processing runs, and the
+clock runs from the moment the events were acknowledged to the last file's `processed_at` (scan,
+EXIF, renditions, search index, notification, every row written). Measured once per
+PROCESSING_WORKERS value. Prints files/s, the ratio to the baseline, CPU utilisation and peak
+RSS, and writes a plot of throughput against workers (PNG). Isolated databases, bucket and
+topics. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ from pathlib import Path
 from PIL import Image, ImageFilter
 
 from benchmarks.common import isolated_environment, machine
+from file_pipeline import settings
 from file_pipeline.cli.runtime import dagster_daemon, open_resources
 from file_pipeline.db import files as file_rows
 from file_pipeline.processing.exif import exif_of
 from file_pipeline.processing.images import guarded_decode, open_image
 from file_pipeline.processing.scanning import ClamdScanner
-from file_pipeline.processing.thumbnails import DEFAULT_RENDITIONS, renditions_of
+from file_pipeline.processing.thumbnails import render
+from file_pipeline.processing.versions import parse_renditions
 from file_pipeline.stack import paths
 from file_pipeline.upload.ingest import ingest_files
 from file_pipeline.upload.outbox import relay_outbox
@@ -95,6 +99,7 @@ def baseline(keys: list[str], storage: object, scanner: ClamdScanner) -> Measure
     """One process, one file after another, the same work per file as the pipeline."""
     client = storage.get_client()  # type: ignore[attr-defined]
     bucket = storage.bucket  # type: ignore[attr-defined]
+    specs = parse_renditions(settings.THUMBNAIL_RENDITIONS.value())  # what the pipeline makes
     cpu, started = cpu_seconds(), time.perf_counter()
     for key in keys:
         data = client.get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -103,7 +108,7 @@ def baseline(keys: list[str], storage: object, scanner: ClamdScanner) -> Measure
         with guarded_decode():
             image = open_image(data)
             exif_of(image)
-            renditions = renditions_of(image, DEFAULT_RENDITIONS)
+            renditions = render(image, specs).renditions
         for rendition in renditions:
             client.put_object(
                 Bucket=bucket,

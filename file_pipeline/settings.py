@@ -80,10 +80,12 @@ FILE_EVENTS_WAIT_SECONDS = EnvVar(
     "how long after its start a file_events_sensor tick that found nothing keeps waiting for "
     "the first new event (Dagster starts a sensor tick at most every 5 s); 0: never wait",
 )
+DEFAULT_RENDITIONS = "thumbnail:250:webp:80,medium:720:webp:80,preview:1440:jpeg:85"
 THUMBNAIL_RENDITIONS = EnvVar(
     "THUMBNAIL_RENDITIONS",
-    "thumbnail:250:webp:80,preview:1440:jpeg:85",
-    "renditions of clean images, name:longest-side:format:quality, comma-separated",
+    DEFAULT_RENDITIONS,
+    "renditions of clean images, PDFs' first pages and videos' poster frames, "
+    "name:longest-side:format:quality, comma-separated",
 )
 PROCESSING_WORKERS = EnvVar(
     "PROCESSING_WORKERS",

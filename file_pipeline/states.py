@@ -1,6 +1,6 @@
-"""The words the pipeline uses for where a file stands: its status, the processing stages, and
-each stage's outcome. The database's CHECK constraints, the CLI, the asset metadata and the
-README use these same values.
+"""The words the pipeline uses for where a file stands: its status, the processing stages, each
+stage's outcome, and the kinds of sensitive data its text is flagged for. The database's CHECK
+constraints, the CLI, the asset metadata and the README use these same values.
 """
 
 from __future__ import annotations
@@ -61,3 +61,27 @@ class NotificationKind(str, Enum):
     FAILED = "failed"
     INFECTED = "infected"
     DELETED = "deleted"
+
+
+class SensitiveKind(str, Enum):
+    """A kind of sensitive data counted in a file's text (`files.sensitive_data` keys)."""
+
+    EMAIL = "email"
+    PHONE = "phone"
+    PAYMENT_CARD = "payment_card"
+    IBAN = "iban"
+    NATIONAL_ID = "national_id"
+
+    @property
+    def noun(self) -> str:
+        """What one of them is called in a sentence to a person."""
+        return _SENSITIVE_NOUNS[self]
+
+
+_SENSITIVE_NOUNS = {
+    SensitiveKind.EMAIL: "e-mail address",
+    SensitiveKind.PHONE: "phone number",
+    SensitiveKind.PAYMENT_CARD: "payment card number",
+    SensitiveKind.IBAN: "IBAN",
+    SensitiveKind.NATIONAL_ID: "national id number",
+}

@@ -48,7 +48,7 @@ def test_run_launched_through_graphql_is_processed_by_the_daemon_sensor(
         file_ids = [
             r[0] for r in conn.execute("SELECT id FROM files WHERE upload_run_id = %s", (run_id,))
         ]
-    assert len(file_ids) == 4, "the default paths are the four sample files"
+    assert len(file_ids) == 6, "the default paths are the six sample files"
 
     deadline = time.monotonic() + 180
     done: list[str] = []
@@ -62,7 +62,7 @@ def test_run_launched_through_graphql_is_processed_by_the_daemon_sensor(
                     (file_ids,),
                 )
             ]
-        if len(done) == 4:
+        if len(done) == 6:
             break
         time.sleep(1)
     assert sorted(done) == sorted(file_ids), "the daemon's sensor launched the processing run"

@@ -39,6 +39,9 @@ class FileStatistics:
     thumbnails: int
     indexed_files: int
     notifications: int
+    files_with_sensitive_data: int
+    sensitive_data_by_kind: dict[str, int]
+    """Live files holding each kind of sensitive data (a file counts once per kind)."""
 
     def numbers(self) -> dict[str, float | int]:
         """Every scalar, named for the UI's metadata plots."""
@@ -52,7 +55,9 @@ class FileStatistics:
             "thumbnails": self.thumbnails,
             "indexed_files": self.indexed_files,
             "notifications": self.notifications,
+            "files_with_sensitive_data": self.files_with_sensitive_data,
         }
+        values.update({f"files_with_{k}": n for k, n in self.sensitive_data_by_kind.items()})
         values.update({f"files_{status}": n for status, n in self.by_status.items()})
         if self.latency_p50_seconds is not None:
             values["latency_p50_seconds"] = self.latency_p50_seconds
@@ -92,6 +97,7 @@ def compute_statistics(conn: psycopg.Connection, kafka: KafkaResource | None) ->
         files["latency_seconds"].dropna().astype(float) if not files.empty else pd.Series([])
     )
     counts = queries.output_counts(conn)
+    flagged, by_kind = queries.sensitive_data_files(conn)
     return FileStatistics(
         files=len(live),
         bytes=int(live["file_size"].sum()) if not live.empty else 0,
@@ -108,4 +114,6 @@ def compute_statistics(conn: psycopg.Connection, kafka: KafkaResource | None) ->
         thumbnails=counts["thumbnails"],
         indexed_files=counts["indexed_files"],
         notifications=counts["notifications"],
+        files_with_sensitive_data=flagged,
+        sensitive_data_by_kind=by_kind,
     )

@@ -9,7 +9,7 @@ import click
 
 from file_pipeline.cli.output import fail, materialization_metadata, print_run_failure
 from file_pipeline.db.status import STATES
-from file_pipeline.states import FileStatus, Stage
+from file_pipeline.states import FileStatus, SensitiveKind, Stage
 
 
 @click.command()
@@ -79,12 +79,19 @@ def files() -> None:
     default=None,
     help="done, partial, stale, failed, skipped or missing (with --stage).",
 )
+@click.option(
+    "--sensitive",
+    type=click.Choice(["any", *(kind.value for kind in SensitiveKind)]),
+    default=None,
+    help="Only files whose text holds this kind of sensitive data (any: of any kind).",
+)
 def files_list(
     uploaded_by: str | None,
     limit: int,
     include_deleted: bool,
     stage: str | None,
     outcome: str | None,
+    sensitive: str | None,
 ) -> None:
     """Newest first; or, with --stage and --outcome, the files in that state, oldest first."""
     from file_pipeline.cli.runtime import open_resources
@@ -93,14 +100,18 @@ def files_list(
     if (stage is None) != (outcome is None):
         fail("--stage and --outcome go together")
     if stage is not None and outcome is not None:
+        if sensitive is not None:
+            fail("--sensitive does not go with --stage/--outcome")
         _list_in_state(Stage(stage), outcome, uploaded_by, limit)
         return
     with open_resources() as resources, resources.postgres.connection() as conn:
-        rows = file_rows.list_files(conn, uploaded_by, limit, include_deleted)
+        rows = file_rows.list_files(conn, uploaded_by, limit, include_deleted, sensitive)
     for row in rows:
+        flags = ", ".join(f"{n} {kind}" for kind, n in (row["sensitive_data"] or {}).items())
         click.echo(
             f"{row['id']}  {row['status']:<8} {row['uploaded_by']:<12} "
             f"{row['content_type'] or '?':<24} {row['file_size']:>10}  {row['filename']}"
+            + (f"  [sensitive: {flags}]" if flags else "")
         )
     if not rows:
         click.echo("no files")

@@ -44,6 +44,11 @@ def print_statistics(postgres: PostgresResource, kafka: KafkaResource) -> None:
         f"  outputs             {stats.exif_rows} EXIF rows, {stats.thumbnails} thumbnails, "
         f"{stats.indexed_files} indexed files, {stats.notifications} notifications"
     )
+    kinds = ", ".join(f"{k}={v}" for k, v in stats.sensitive_data_by_kind.items())
+    click.echo(
+        f"  sensitive data      {stats.files_with_sensitive_data} files"
+        + (f" ({kinds})" if kinds else "")
+    )
     click.echo("  by content type")
     for row in stats.by_content_type.itertuples(index=False):
         click.echo(f"    {row.content_type:<28} {row.files:>6} files {row.bytes:>14} bytes")

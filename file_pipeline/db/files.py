@@ -130,12 +130,24 @@ def mark_deleted(conn: psycopg.Connection, file_id: str) -> None:
 
 
 def list_files(
-    conn: psycopg.Connection, uploaded_by: str | None, limit: int, include_deleted: bool = False
+    conn: psycopg.Connection,
+    uploaded_by: str | None,
+    limit: int,
+    include_deleted: bool = False,
+    sensitive: str | None = None,
 ) -> list[Row]:
-    clauses, params = [], []
+    """Newest first. `sensitive`: only files whose text holds that kind of sensitive data
+    ("any": of any kind)."""
+    clauses: list[str] = []
+    params: list[object] = []
     if uploaded_by is not None:
         clauses.append("uploaded_by = %s")
         params.append(uploaded_by)
+    if sensitive == "any":
+        clauses.append("sensitive_data <> '{}'::jsonb")
+    elif sensitive is not None:
+        clauses.append("sensitive_data ? %s")
+        params.append(sensitive)
     if not include_deleted:
         clauses.append("deleted_at IS NULL")
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""

@@ -1,6 +1,7 @@
-"""SQL on what processing produces: per-stage outcomes (`processing_results`) and the output
-tables (`exif_metadata`, `thumbnails`, `search_index`). Every write is an upsert keyed by file
-(and rendition), so a redelivered event leaves exactly one output per file."""
+"""SQL on what processing produces: per-stage outcomes (`processing_results`), the output
+tables (`exif_metadata`, `thumbnails`, `search_index`) and what those stages put on the file's
+row (`files.thumbhash`, `files.sensitive_data`). Every write is an upsert keyed by file (and
+rendition), so a redelivered event leaves exactly one output per file."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, Protocol
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
 from file_pipeline.states import Outcome, Stage
 
@@ -189,10 +191,16 @@ def upsert_exif(
 
 
 def replace_thumbnails(
-    conn: psycopg.Connection, file_id: str, renditions: Sequence[ThumbnailRow], version: str
+    conn: psycopg.Connection,
+    file_id: str,
+    renditions: Sequence[ThumbnailRow],
+    version: str,
+    placeholder: str | None = None,
 ) -> list[str]:
-    """Make the file's rendition rows exactly `renditions`; returns the keys of rows dropped
-    (renditions no longer configured), whose objects the caller removes."""
+    """Make the file's rendition rows exactly `renditions` and its placeholder `placeholder`;
+    returns the keys of rows dropped (renditions no longer configured), whose objects the caller
+    removes."""
+    conn.execute("UPDATE files SET thumbhash = %s WHERE id = %s", (placeholder, file_id))
     dropped = [
         row[0]
         for row in conn.execute(
@@ -235,7 +243,14 @@ def upsert_search_document(
     content_type: str | None,
     body: str,
     version: str,
+    sensitive_data: dict[str, int] | None = None,
 ) -> None:
+    """The file's search document, and on its row the sensitive-data counts of `body` (None:
+    no text was scanned)."""
+    conn.execute(
+        "UPDATE files SET sensitive_data = %s WHERE id = %s",
+        (None if sensitive_data is None else Jsonb(sensitive_data), file_id),
+    )
     conn.execute(
         "INSERT INTO search_index (file_id, filename, uploaded_by, content_type, body, version)"
         " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (file_id) DO UPDATE SET"
@@ -253,7 +268,14 @@ _OUTPUT_TABLES = {
 }
 
 
+_ROW_COLUMNS = {Stage.THUMBNAILS: "thumbhash", Stage.SEARCH_INDEX: "sensitive_data"}
+
+
 def delete_outputs(conn: psycopg.Connection, file_id: str, stage: Stage) -> int:
-    """Remove one stage's output rows of a file; returns how many were removed."""
+    """Remove one stage's output rows of a file (and what it put on the file's row); returns how
+    many output rows were removed."""
+    column = _ROW_COLUMNS.get(stage)
+    if column is not None:
+        conn.execute(f"UPDATE files SET {column} = NULL WHERE id = %s", (file_id,))
     table = _OUTPUT_TABLES[stage]
     return conn.execute(f"DELETE FROM {table} WHERE file_id = %s", (file_id,)).rowcount

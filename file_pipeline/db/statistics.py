@@ -31,3 +31,16 @@ def output_counts(conn: psycopg.Connection) -> dict[str, int]:
     counts = dict(zip(names, values, strict=True))
     counts["notifications"] = conn.execute("SELECT count(*) FROM notifications").fetchone()[0]
     return counts
+
+
+def sensitive_data_files(conn: psycopg.Connection) -> tuple[int, dict[str, int]]:
+    """Live files whose text holds sensitive data: how many in all, and how many per kind."""
+    flagged = conn.execute(
+        "SELECT count(*) FROM files WHERE deleted_at IS NULL AND sensitive_data <> '{}'::jsonb"
+    ).fetchone()[0]
+    per_kind = conn.execute(
+        "SELECT kind, count(*) FROM files, jsonb_object_keys(sensitive_data) AS kind"
+        " WHERE deleted_at IS NULL AND jsonb_typeof(sensitive_data) = 'object'"
+        " GROUP BY kind ORDER BY kind"
+    ).fetchall()
+    return flagged, dict(per_kind)

@@ -21,10 +21,10 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from file_pipeline.processing.applicability import applies_sql
 from file_pipeline.states import Stage
 
 STATES = ("done", "partial", "stale", "failed", "skipped", "missing")
-MAX_IMAGE_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,6 @@ def _states_sql(where: FileFilter, versions: Mapping[Stage, str | None]) -> tupl
             "exif_version": versions.get(Stage.EXIF_METADATA),
             "thumbnails_version": versions.get(Stage.THUMBNAILS),
             "search_version": versions.get(Stage.SEARCH_INDEX),
-            "max_image": MAX_IMAGE_BYTES,
         }
     )
     sql = f"""
@@ -87,8 +86,8 @@ def _states_sql(where: FileFilter, versions: Mapping[Stage, str | None]) -> tupl
               WHEN r.outcome = 'failed' THEN 'failed'
               ELSE 'done' END
             WHEN f.status <> 'clean'
-              OR (s.stage <> 'search_index' AND NOT (
-                coalesce(f.content_type, '') LIKE 'image/%%' AND f.file_size <= %(max_image)s))
+              OR (s.stage = 'exif_metadata' AND NOT {applies_sql(Stage.EXIF_METADATA)})
+              OR (s.stage = 'thumbnails' AND NOT {applies_sql(Stage.THUMBNAILS)})
               THEN 'skipped'
             WHEN r.outcome IS NULL OR r.outcome = 'skipped' THEN 'missing'
             WHEN r.outcome = 'failed' THEN 'failed'

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from file_pipeline.db.status import MAX_IMAGE_BYTES
+from file_pipeline.processing.applicability import applies_sql
 from file_pipeline.states import FileStatus, Stage
 
 Row = dict[str, Any]
@@ -28,9 +28,9 @@ def live_blobs(conn: psycopg.Connection) -> list[Row]:
 
 
 def clean_images(conn: psycopg.Connection) -> list[Row]:
-    """Live clean images the thumbnails stage applies to, with its recorded outcome (None: never
-    processed), the age of the row in the database's clock, and the rendition rows as
-    {rendition: key}."""
+    """Live clean images (and PDFs) the thumbnails stage applies to, with its recorded outcome
+    (None: never processed), the age of the row in the database's clock, and the rendition rows
+    as {rendition: key}."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             "SELECT f.id, extract(epoch FROM now() - f.created_at)::float8 AS age_seconds,"
@@ -40,13 +40,9 @@ def clean_images(conn: psycopg.Connection) -> list[Row]:
             " FROM files f LEFT JOIN processing_results r"
             "  ON r.file_id = f.id AND r.stage = %(stage)s"
             " WHERE f.deleted_at IS NULL AND f.status = %(clean)s"
-            "  AND coalesce(f.content_type, '') LIKE 'image/%%' AND f.file_size <= %(max_image)s"
+            f"  AND {applies_sql(Stage.THUMBNAILS)}"
             " ORDER BY f.created_at DESC, f.id",
-            {
-                "stage": Stage.THUMBNAILS.value,
-                "clean": FileStatus.CLEAN.value,
-                "max_image": MAX_IMAGE_BYTES,
-            },
+            {"stage": Stage.THUMBNAILS.value, "clean": FileStatus.CLEAN.value},
         ).fetchall()
 
 
@@ -100,6 +96,11 @@ def outputs_of_deleted_files(conn: psycopg.Connection) -> list[Row]:
 def delete_outputs_of_deleted_files(conn: psycopg.Connection, file_ids: Sequence[str]) -> int:
     """Remove the output rows of these files, only where the file is deleted (a row that came
     back to life in between keeps its outputs); returns how many rows were removed."""
+    conn.execute(
+        "UPDATE files SET thumbhash = NULL, sensitive_data = NULL"
+        " WHERE deleted_at IS NOT NULL AND id = ANY(%s)",
+        (list(file_ids),),
+    )
     removed = 0
     for table in OUTPUT_TABLES:
         removed += conn.execute(

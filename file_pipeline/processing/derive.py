@@ -1,5 +1,6 @@
 """Everything the derived stages make from one clean file, from one read and one decode:
-EXIF (`exif_metadata`), renditions (`thumbnails`) and text (`search_index`).
+EXIF (`exif_metadata`), renditions and a placeholder (`thumbnails`: of a picture, or of a PDF's
+first page) and text with its sensitive-data counts (`search_index`).
 
 Runs in a worker process (see `workers`), so it must be importable without Dagster and return
 only picklable data. Each stage's failure is recorded on its own: a file whose EXIF is garbage
@@ -15,11 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from file_pipeline.processing.exif import ExifResult, exif_of, is_image_content_type
+from file_pipeline.processing.applicability import PDF, is_picture, media_type
+from file_pipeline.processing.exif import ExifResult, exif_of
 from file_pipeline.processing.failures import classify
 from file_pipeline.processing.images import guarded_decode, open_image
+from file_pipeline.processing.pdf_preview import first_page_image
+from file_pipeline.processing.sensitive_data import SensitiveDataScan, find_sensitive_data
 from file_pipeline.processing.text_extraction import extract_text, has_text_extractor
-from file_pipeline.processing.thumbnails import Rendition, renditions_of
+from file_pipeline.processing.thumbnails import Rendition, render
 from file_pipeline.processing.versions import RenditionSpec, TextLimits
 from file_pipeline.states import Outcome, Stage
 
@@ -48,7 +52,10 @@ class Product:
     error_type: str | None = None
     exif: ExifResult | None = None
     renditions: tuple[Rendition, ...] = field(default=())
+    placeholder: str | None = None
+    """ThumbHash (base64) of the picture the renditions were made from."""
     text: str | None = None
+    sensitive_data: SensitiveDataScan | None = None
 
 
 def derive(request: DeriveRequest) -> dict[Stage, Product]:
@@ -56,8 +63,10 @@ def derive(request: DeriveRequest) -> dict[Stage, Product]:
     deadline = time.monotonic() + request.time_budget_seconds
     products: dict[Stage, Product] = {}
     image_stages = request.stages & {Stage.EXIF_METADATA, Stage.THUMBNAILS}
-    if image_stages and is_image_content_type(request.content_type):
+    if image_stages and is_picture(request.content_type):
         products.update(_image_products(request, image_stages))
+    elif Stage.THUMBNAILS in request.stages and media_type(request.content_type) == PDF:
+        products[Stage.THUMBNAILS] = _attempt(lambda: _pdf_preview_product(request))
     if Stage.SEARCH_INDEX in request.stages:
         products[Stage.SEARCH_INDEX] = _attempt(lambda: _text_product(request, deadline))
     return products
@@ -91,9 +100,27 @@ def _exif_product(image: object) -> Product:
 
 def _renditions_product(image: object, specs: tuple[RenditionSpec, ...]) -> Product:
     with guarded_decode():
-        renditions = renditions_of(image, specs)  # type: ignore[arg-type]
-    sizes = ", ".join(f"{r.name} {r.width}x{r.height}" for r in renditions)
-    return Product(Outcome.DONE, sizes, renditions=tuple(renditions))
+        rendered = render(image, specs)  # type: ignore[arg-type]
+    sizes = ", ".join(f"{r.name} {r.width}x{r.height}" for r in rendered.renditions)
+    return Product(
+        Outcome.DONE,
+        sizes,
+        renditions=tuple(rendered.renditions),
+        placeholder=rendered.placeholder,
+    )
+
+
+def _pdf_preview_product(request: DeriveRequest) -> Product:
+    """Renditions of the first page, rendered once at the largest rendition's size."""
+    largest = max(spec.longest_side for spec in request.renditions)
+    page = first_page_image(Path(request.path), largest)
+    product = _renditions_product(page, request.renditions)
+    return Product(
+        product.outcome,
+        f"first page: {product.detail}",
+        renditions=product.renditions,
+        placeholder=product.placeholder,
+    )
 
 
 def _text_product(request: DeriveRequest, deadline: float) -> Product:
@@ -103,10 +130,18 @@ def _text_product(request: DeriveRequest, deadline: float) -> Product:
     extracted = extract_text(
         data, request.content_type, request.filename, request.text_limits, deadline=deadline
     )
+    scan = find_sensitive_data(
+        extracted.text, deadline=deadline, max_chars=request.text_limits.max_chars
+    )
     detail = f"{len(extracted.text)} characters of text" if extracted.text else "filename only"
-    if extracted.partial:
-        return Product(Outcome.PARTIAL, f"{detail} ({extracted.partial})", text=extracted.text)
-    return Product(Outcome.DONE, detail, text=extracted.text)
+    if scan.counts:
+        found = ", ".join(f"{count} {kind.value}" for kind, count in scan.counts.items())
+        detail = f"{detail}; sensitive data: {found}"
+    partial = "; ".join(filter(None, [extracted.partial, scan.partial]))
+    if partial:
+        detail = f"{detail} ({partial})"
+    outcome = Outcome.PARTIAL if partial else Outcome.DONE
+    return Product(outcome, detail, text=extracted.text, sensitive_data=scan)
 
 
 def _attempt(make: Callable[[], Product]) -> Product:

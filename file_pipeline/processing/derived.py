@@ -17,6 +17,7 @@ import psycopg
 from file_pipeline.db import files, outputs
 from file_pipeline.db.outputs import ThumbnailRow
 from file_pipeline.log import Logger
+from file_pipeline.processing.applicability import not_applicable
 from file_pipeline.processing.batch import (
     Recorder,
     Row,
@@ -28,7 +29,6 @@ from file_pipeline.processing.batch import (
     not_clean_reason,
 )
 from file_pipeline.processing.derive import DeriveRequest, Product
-from file_pipeline.processing.exif import is_image_content_type
 from file_pipeline.processing.spool import Spool
 from file_pipeline.processing.text_extraction import has_text_extractor, searchable_filename
 from file_pipeline.processing.versions import (
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
     from file_pipeline.resources.storage import ObjectStorageResource
 
 
-MAX_IMAGE_BYTES = 64 * 1024 * 1024
 MAX_TEXT_SOURCE_BYTES = 20 * 1024 * 1024
 
 
@@ -93,13 +92,7 @@ class Work:
 
 def applicable(stage: Stage, row: Row) -> str | None:
     """Why `stage` does not apply to this clean file (None when it does)."""
-    content_type = row["content_type"]
-    if stage in (Stage.EXIF_METADATA, Stage.THUMBNAILS):
-        if not is_image_content_type(content_type):
-            return f"not an image ({content_type})"
-        if row["file_size"] > MAX_IMAGE_BYTES:
-            return f"image larger than {MAX_IMAGE_BYTES} bytes"
-    return None
+    return not_applicable(stage, row["content_type"], row["file_size"])
 
 
 def needs_bytes(stage: Stage, row: Row) -> bool:
@@ -323,11 +316,16 @@ def _write(
     if stage is Stage.EXIF_METADATA and product.exif is not None:
         outputs.upsert_exif(conn, file_id, product.exif, work.item.source, ctx.run_id, version)
     elif stage is Stage.THUMBNAILS:
-        dropped = outputs.replace_thumbnails(conn, file_id, renditions, version)
+        dropped = outputs.replace_thumbnails(
+            conn, file_id, renditions, version, placeholder=product.placeholder
+        )
         recorder.after_commit(lambda: _remove_objects(ctx, dropped))
     elif stage is Stage.SEARCH_INDEX:
         assert row is not None
-        _upsert_document(conn, row, product.text or "", version)
+        scan = product.sensitive_data
+        _upsert_document(
+            conn, row, product.text or "", version, None if scan is None else scan.as_json()
+        )
     return StepOutcome(product.outcome, product.detail, version=version)
 
 
@@ -343,7 +341,13 @@ def _index_filename_only(
     return StepOutcome(Outcome.DONE, "filename only", version=version)
 
 
-def _upsert_document(conn: psycopg.Connection, row: Row, body: str, version: str) -> None:
+def _upsert_document(
+    conn: psycopg.Connection,
+    row: Row,
+    body: str,
+    version: str,
+    sensitive_data: dict[str, int] | None = None,
+) -> None:
     outputs.upsert_search_document(
         conn,
         row["id"],
@@ -352,6 +356,7 @@ def _upsert_document(conn: psycopg.Connection, row: Row, body: str, version: str
         content_type=row["content_type"],
         body=body,
         version=version,
+        sensitive_data=sensitive_data,
     )
 
 

@@ -71,7 +71,9 @@ def exif_of(image: Image.Image) -> ExifResult:
         camera_make=_text(exif.get(_MAKE)),
         camera_model=_text(exif.get(_MODEL)),
         taken_at=_exif_datetime(sub.get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)),
-        orientation=normalize.int_in_range(exif.get(_ORIENTATION), 1, 8),
+        orientation=normalize.int_in_range(
+            image.info.get("original_orientation") or exif.get(_ORIENTATION), 1, 8
+        ),
         gps_latitude=_degrees(gps.get("GPSLatitude"), gps.get("GPSLatitudeRef"), 90.0),
         gps_longitude=_degrees(gps.get("GPSLongitude"), gps.get("GPSLongitudeRef"), 180.0),
         tags=tags if isinstance(tags, dict) else {},
@@ -111,7 +113,3 @@ def _text(value: Any) -> str | None:
         return None
     cleaned = normalize.storable_text(value, max_chars=MAX_TEXT_COLUMN).strip()
     return cleaned or None
-
-
-def is_image_content_type(content_type: str | None) -> bool:
-    return bool(content_type) and content_type.startswith("image/")

@@ -1,5 +1,11 @@
 """Decoding untrusted images safely: a pixel limit against decompression bombs, and every decoder
-failure turned into one typed error that names the reason."""
+failure turned into one typed error that names the reason.
+
+Pillow decodes JPEG, PNG, GIF, WebP, TIFF, BMP and AVIF itself; pillow-heif adds HEIC/HEIF (the
+photos phones take), registered here so every decode in the package gets it. libheif applies the
+container's rotation while decoding, so a HEIC photo comes out upright and its EXIF orientation
+reads 1 (`original_orientation` in the image's info keeps what the camera wrote).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +15,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pillow_heif
 from PIL import Image, UnidentifiedImageError
 
 from file_pipeline.errors import ImageProcessingError
 
 MAX_IMAGE_PIXELS = 80_000_000
+
+pillow_heif.register_heif_opener(thumbnails=False)
 
 
 def open_image(source: bytes | Path) -> Image.Image:
@@ -36,7 +45,8 @@ def guarded_decode() -> Iterator[None]:
         raise ImageProcessingError(f"refused: decompression bomb ({exc})") from exc
     except UnidentifiedImageError as exc:
         raise ImageProcessingError("not a decodable image") from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except (OSError, SyntaxError, ValueError, EOFError, RuntimeError) as exc:
+        # RuntimeError: libheif's decoding errors, as pillow-heif raises them.
         raise ImageProcessingError(f"corrupt image: {exc}") from exc
     finally:
         Image.MAX_IMAGE_PIXELS = previous_limit

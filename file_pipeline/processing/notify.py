@@ -28,7 +28,7 @@ from file_pipeline.processing.batch import (
     WorkItem,
     chunks,
 )
-from file_pipeline.states import FileStatus, NotificationKind, Outcome, Stage
+from file_pipeline.states import FileStatus, NotificationKind, Outcome, SensitiveKind, Stage
 
 if TYPE_CHECKING:
     from file_pipeline.resources.kafka import KafkaResource
@@ -70,9 +70,31 @@ def message_for(
         for stage in Stage.derived()
         if stage_results.get(stage, {}).get("outcome") == Outcome.FAILED.value
     ]
+    flagged = _sensitive_data_sentence(row.get("sensitive_data"))
     if failed:
-        return NotificationKind.FAILED, f"Processing of {name} failed in {', '.join(failed)}."
-    return NotificationKind.PROCESSED, f"Your file {name} is ready!"
+        return NotificationKind.FAILED, (
+            f"Processing of {name} failed in {', '.join(failed)}.{flagged}"
+        )
+    return NotificationKind.PROCESSED, f"Your file {name} is ready!{flagged}"
+
+
+def _sensitive_data_sentence(counts: dict[str, int] | None) -> str:
+    """ " It appears to contain 1 payment card number and 2 e-mail addresses." (counts only)."""
+    if not counts:
+        return ""
+    order = [kind.value for kind in SensitiveKind]
+    parts = []
+    ranked = sorted(counts.items(), key=lambda kc: order.index(kc[0]) if kc[0] in order else 99)
+    for kind, count in ranked:
+        try:
+            noun = SensitiveKind(kind).noun
+        except ValueError:
+            noun = kind.replace("_", " ")
+        if count != 1:
+            noun = noun + ("es" if noun.endswith("ss") else "s")
+        parts.append(f"{count} {noun}")
+    listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    return f" It appears to contain {listed}."
 
 
 def notify_batch(ctx: NotifyContext, items: list[WorkItem]) -> tuple[StageReport, int]:
@@ -120,6 +142,7 @@ def notify_file(
             "message": message,
             "sourceEvent": item.source,
             "steps": {stage.value: r["outcome"] for stage, r in stage_results.items()},
+            "sensitiveData": row.get("sensitive_data") or {},
         },
         ensure_ascii=False,
     )

@@ -1,4 +1,5 @@
-"""Searchable text from a file's bytes: plain text, Markdown, CSV, JSON and PDF (pypdf).
+"""Searchable text from a file's bytes: plain text, Markdown, CSV, JSON, PDF (pypdf), and Word,
+Excel and PowerPoint (`office_documents`).
 
 The result goes into a PostgreSQL text column for full-text search, so it is made storable (no
 NUL, no lone surrogates) and bounded: at most `max_chars` characters, `max_pdf_pages` pages, and
@@ -24,6 +25,7 @@ from pypdf import PasswordType, PdfReader
 from file_pipeline.errors import FilePipelineError
 from file_pipeline.processing.normalize import storable_text
 from file_pipeline.processing.versions import TextLimits
+from file_pipeline.upload.content_types import OFFICE_TYPES
 
 DEFAULT_LIMITS = TextLimits()
 
@@ -78,6 +80,12 @@ def extract_text(
         text, partial = _pdf_text(
             data, limits, deadline, filename=filename, content_type=media_type
         )
+    elif media_type in OFFICE_TYPES:
+        from file_pipeline.processing.office_documents import office_text
+
+        text, partial = office_text(
+            data, media_type, filename=filename, max_chars=max_chars, deadline=deadline
+        )
     else:
         return ExtractedText("")
     text = storable_text(text)
@@ -90,7 +98,11 @@ def extract_text(
 def has_text_extractor(content_type: str | None) -> bool:
     """Whether `extract_text` reads anything from files of this type."""
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    return media_type in _PLAIN_TYPES or media_type in ("application/json", "application/pdf")
+    return (
+        media_type in _PLAIN_TYPES
+        or media_type in ("application/json", "application/pdf")
+        or media_type in OFFICE_TYPES
+    )
 
 
 def searchable_filename(filename: str) -> str:

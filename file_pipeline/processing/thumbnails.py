@@ -1,5 +1,6 @@
-"""Renditions of an image with Pillow: the configured sizes and formats (by default a 250 px
-WebP thumbnail and a 1440 px JPEG preview).
+"""Renditions of an image with Pillow: the configured sizes and formats (by default the tutorial's
+three: a 250 px WebP thumbnail, a 720 px WebP and a 1440 px JPEG preview), and a ThumbHash
+placeholder of the picture for instant blurred previews.
 
 Each rendition fits within its longest side with the aspect ratio kept (no crop, so nothing of the
 picture is lost) and is never upscaled. EXIF orientation is applied first, so a portrait photo
@@ -15,10 +16,12 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps
 
+from file_pipeline import settings
 from file_pipeline.processing.images import guarded_decode, open_image
+from file_pipeline.processing.placeholders import thumbhash_of
 from file_pipeline.processing.versions import RenditionSpec, parse_renditions
 
-DEFAULT_RENDITIONS = parse_renditions("thumbnail:250:webp:80,preview:1440:jpeg:85")
+DEFAULT_RENDITIONS = parse_renditions(settings.DEFAULT_RENDITIONS)
 # ICC profiles describe RGB data only when the source was RGB; any other one would be wrong.
 _ICC_SAFE_MODES = ("RGB", "RGBA")
 
@@ -33,6 +36,14 @@ class Rendition:
     height: int
 
 
+@dataclass(frozen=True)
+class RenderedImage:
+    """Every rendition of one picture, and its ThumbHash (base64) made from the smallest."""
+
+    renditions: list[Rendition]
+    placeholder: str
+
+
 def make_renditions(
     data: bytes, specs: tuple[RenditionSpec, ...] = DEFAULT_RENDITIONS
 ) -> list[Rendition]:
@@ -42,10 +53,15 @@ def make_renditions(
 
 
 def renditions_of(image: Image.Image, specs: tuple[RenditionSpec, ...]) -> list[Rendition]:
-    """Renditions of an opened (not yet loaded) image, largest first, from one decode.
+    """Renditions of an opened (not yet loaded) image, in the order of `specs`, from one decode.
 
     Animated images (GIF, WebP, APNG) give their first frame. Call under `guarded_decode()`.
     """
+    return render(image, specs).renditions
+
+
+def render(image: Image.Image, specs: tuple[RenditionSpec, ...]) -> RenderedImage:
+    """`renditions_of`, plus the picture's placeholder hash. Call under `guarded_decode()`."""
     largest = max(spec.longest_side for spec in specs)
     source_mode = image.mode
     icc_profile = image.info.get("icc_profile") if source_mode in _ICC_SAFE_MODES else None
@@ -60,7 +76,7 @@ def renditions_of(image: Image.Image, specs: tuple[RenditionSpec, ...]) -> list[
         scaled.thumbnail((spec.longest_side, spec.longest_side), Image.Resampling.LANCZOS)
         results[spec.name] = _encode(spec, scaled, icc_profile)
         current = scaled  # each smaller rendition is made from the next larger one
-    return [results[spec.name] for spec in specs]
+    return RenderedImage([results[spec.name] for spec in specs], thumbhash_of(current))
 
 
 def _to_rgb_or_rgba(image: Image.Image) -> Image.Image:

@@ -18,8 +18,8 @@ from file_pipeline.states import Stage
 CODE_VERSIONS = {
     Stage.VIRUS_SCAN: "1",
     Stage.EXIF_METADATA: "2",
-    Stage.THUMBNAILS: "2",
-    Stage.SEARCH_INDEX: "2",
+    Stage.THUMBNAILS: "3",
+    Stage.SEARCH_INDEX: "3",
     Stage.NOTIFICATIONS: "1",
 }
 """Bump a stage's number when its logic changes what it produces."""

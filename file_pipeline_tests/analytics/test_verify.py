@@ -136,7 +136,7 @@ def test_a_missing_rendition_is_re_driven_by_repair(
 ) -> None:
     file_id = own_files["photo.jpg"]
     renditions = _renditions(postgres, file_id)
-    assert set(renditions) == {"thumbnail", "preview"}
+    assert set(renditions) == {"thumbnail", "medium", "preview"}
     storage.delete(renditions["preview"])
 
     found = _json(_verify("--json"))

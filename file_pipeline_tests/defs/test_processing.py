@@ -57,29 +57,32 @@ def test_uploaded_samples_are_scanned_extracted_rendered_indexed_and_notified(
     (request,) = data.run_requests
     batch = request.run_config["ops"]["virus_scan"]["config"]
     assert batch["topic"] == kafka.file_events_topic
-    assert sum(r["end"] - r["start"] + 1 for r in batch["ranges"]) == 4
+    assert sum(r["end"] - r["start"] + 1 for r in batch["ranges"]) == 6
     assert "fileMetadata" not in json.dumps(request.run_config), "offsets, not payloads"
     topic_id = kafka.topic_id(kafka.file_events_topic)
     assert request.run_key.startswith(f"{kafka.file_events_topic}@{topic_id}:")
-    assert request.tags["file_pipeline/events"] == "4"
+    assert request.tags["file_pipeline/events"] == "6"
     assert request.tags["file_pipeline/upload_runs"] == upload.run_id
-    assert sum(SensorCursor.parse(data.cursor).offsets.values()) >= 4
+    assert sum(SensorCursor.parse(data.cursor).offsets.values()) >= 6
     (lag,) = data.asset_events
     assert lag.asset_key == dg.AssetKey("file_events") and lag.metadata["consumer_lag"].value == 0
 
     run = pipeline.execute(request)
     assert run.success
-    photo, pdf, notes, eicar = (
+    photo, heic, docx, pdf, notes, eicar = (
         names["vacation-photo.jpg"],
+        names["iphone-photo.heic"],
+        names["expense-report.docx"],
         names["quarterly-report.pdf"],
         names["notes.txt"],
         names["eicar-test-file.txt"],
     )
+    clean = (photo, heic, docx, pdf, notes)
     with postgres.connection() as conn:
         rows = file_rows.get_files(conn, ids)
         exif = conn.execute(
             "SELECT camera_make, camera_model, width, height, gps_latitude, processing_run_id"
-            " FROM exif_metadata WHERE file_id = ANY(%s)",
+            " FROM exif_metadata WHERE file_id = ANY(%s) ORDER BY camera_make",
             (ids,),
         ).fetchall()
         thumbs = {
@@ -89,13 +92,18 @@ def test_uploaded_samples_are_scanned_extracted_rendered_indexed_and_notified(
                 (photo,),
             )
         }
-    assert {rows[i]["status"] for i in (photo, pdf, notes)} == {"clean"}
+    assert {rows[i]["status"] for i in clean} == {"clean"}
     assert rows[eicar]["status"] == "infected"
     assert exif == [
-        ("Canon", "Canon EOS 5D Mark IV", 640, 480, pytest.approx(43.775, abs=1e-3), run.run_id)
+        ("Apple", "iPhone 15 Pro", 640, 480, pytest.approx(43.775, abs=1e-3), run.run_id),
+        ("Canon", "Canon EOS 5D Mark IV", 640, 480, pytest.approx(43.775, abs=1e-3), run.run_id),
     ]
     assert thumbs["thumbnail"][1:] == (250, 188)
-    assert thumbs["preview"][1:] == (640, 480), "the preview never upscales"
+    assert thumbs["medium"][1:] == thumbs["preview"][1:] == (640, 480), "never upscaled"
+    assert rows[photo]["thumbhash"] and rows[heic]["thumbhash"] and rows[pdf]["thumbhash"]
+    assert rows[notes]["thumbhash"] is None
+    assert rows[docx]["sensitive_data"] == {"email": 1, "payment_card": 1}
+    assert rows[notes]["sensitive_data"] == {} and rows[photo]["sensitive_data"] is None
     thumb = Image.open(io.BytesIO(storage.get_bytes(thumbs["thumbnail"][0])))
     assert thumb.format == "WEBP" and thumb.size == (250, 188)
     assert thumbs["thumbnail"][0] == f"thumbnails/{photo}/thumbnail.webp"
@@ -108,14 +116,22 @@ def test_uploaded_samples_are_scanned_extracted_rendered_indexed_and_notified(
         ]
         assert [h["file_id"] for h in file_rows.search(conn, "meeting notes", "dora", 5)] == [notes]
         assert [h["file_id"] for h in file_rows.search(conn, "vacation", "dora", 5)] == [photo]
+        assert [h["file_id"] for h in file_rows.search(conn, "Trastevere", "dora", 5)] == [docx]
+        assert [h["id"] for h in file_rows.list_files(conn, "dora", 10, sensitive="any")] == [docx]
         assert file_rows.search(conn, "quarterly", "someone-else", 5) == []
     notified = {
         json.loads(m.value())["fileId"]: json.loads(m.value())
         for m in read_topic(kafka, kafka.notifications_topic)
     }
-    assert {notified[i]["kind"] for i in (photo, pdf, notes)} == {"processed"}
+    assert {notified[i]["kind"] for i in clean} == {"processed"}
+    assert notified[docx]["message"] == (
+        "Your file expense-report.docx is ready! It appears to contain 1 e-mail address and "
+        "1 payment card number."
+    )
+    assert notified[docx]["sensitiveData"] == {"email": 1, "payment_card": 1}
+    assert "4111" not in json.dumps(notified[docx]), "counts, never the values"
     assert notified[eicar]["kind"] == "infected"
-    assert _count(postgres, "SELECT count(*) FROM notifications WHERE file_id = ANY(%s)", ids) == 4
+    assert _count(postgres, "SELECT count(*) FROM notifications WHERE file_id = ANY(%s)", ids) == 6
     materialized = {
         key.to_user_string()
         for key in (e.asset_key for e in run.get_asset_materialization_events())
@@ -129,21 +145,21 @@ def test_uploaded_samples_are_scanned_extracted_rendered_indexed_and_notified(
     }
     (scan,) = run.asset_materializations_for_node("virus_scan")
     assert scan.metadata["files_infected"].value == 1
-    assert scan.metadata["files_processed"].value == 4
+    assert scan.metadata["files_processed"].value == 6
 
     # The same batch again (re-execution, or a cursor reset): exactly one output per file.
     assert pipeline.execute(request).success
-    assert _count(postgres, "SELECT count(*) FROM exif_metadata WHERE file_id = ANY(%s)", ids) == 1
-    assert _count(postgres, "SELECT count(*) FROM thumbnails WHERE file_id = ANY(%s)", ids) == 2
-    assert _count(postgres, "SELECT count(*) FROM search_index WHERE file_id = ANY(%s)", ids) == 3
-    assert _count(postgres, "SELECT count(*) FROM notifications WHERE file_id = ANY(%s)", ids) == 4
-    assert len(storage.list_keys(f"thumbnails/{photo}/")) == 2
+    assert _count(postgres, "SELECT count(*) FROM exif_metadata WHERE file_id = ANY(%s)", ids) == 2
+    assert _count(postgres, "SELECT count(*) FROM thumbnails WHERE file_id = ANY(%s)", ids) == 9
+    assert _count(postgres, "SELECT count(*) FROM search_index WHERE file_id = ANY(%s)", ids) == 5
+    assert _count(postgres, "SELECT count(*) FROM notifications WHERE file_id = ANY(%s)", ids) == 6
+    assert len(storage.list_keys(f"thumbnails/{photo}/")) == 3
     on_topic = [
         m
         for m in read_topic(kafka, kafka.notifications_topic)
         if json.loads(m.value())["fileId"] in ids
     ]
-    assert len(on_topic) == 4, "a redelivered batch publishes no second notification"
+    assert len(on_topic) == 6, "a redelivered batch publishes no second notification"
 
     assert pipeline.tick().run_requests == []
 
@@ -296,7 +312,7 @@ def test_corrupt_image_fails_that_file_not_the_batch(
     assert broken["exif_metadata"][0] == "failed"
     assert broken["notifications"][1].startswith("failed")
     fine = _results(postgres, by_name["fine.png"])
-    assert fine["thumbnails"] == ("done", "thumbnail 250x167, preview 300x200")
+    assert fine["thumbnails"] == ("done", "thumbnail 250x167, medium 300x200, preview 300x200")
 
 
 def test_exif_orientation_is_applied_to_the_renditions(
@@ -330,7 +346,7 @@ def test_deleted_event_removes_thumbnails_and_the_index_entry(
     upload = run_upload(definitions, instance, [SAMPLES / "vacation-photo.jpg"], uploaded_by="gone")
     (file_id,) = uploaded_ids(upload)
     pipeline.drain()
-    assert len(storage.list_keys(f"thumbnails/{file_id}/")) == 2
+    assert len(storage.list_keys(f"thumbnails/{file_id}/")) == 3
     assert _count(postgres, "SELECT count(*) FROM search_index WHERE file_id = %s", file_id) == 1
 
     # A DELETED event from any producer (here: the seed's format) removes the derived outputs.

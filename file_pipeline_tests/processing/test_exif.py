@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from file_pipeline.errors import ImageProcessingError
-from file_pipeline.processing.exif import extract_exif, is_image_content_type
+from file_pipeline.processing.exif import extract_exif
 
 SAMPLE = Path(__file__).resolve().parents[2] / "file_pipeline" / "samples" / "vacation-photo.jpg"
 
@@ -42,9 +42,3 @@ def test_decompression_bomb_is_refused() -> None:
     assert len(buf.getvalue()) < 100_000
     with pytest.raises(ImageProcessingError, match="decompression bomb"):
         extract_exif(buf.getvalue())
-
-
-def test_is_image_content_type() -> None:
-    assert is_image_content_type("image/png")
-    assert not is_image_content_type("application/pdf")
-    assert not is_image_content_type(None)

@@ -5,7 +5,14 @@ import pytest
 from PIL import Image
 
 from file_pipeline.errors import ImageProcessingError
-from file_pipeline.processing.thumbnails import Rendition, make_renditions
+from file_pipeline.processing.images import guarded_decode, open_image
+from file_pipeline.processing.placeholders import average_rgba, decode_thumbhash
+from file_pipeline.processing.thumbnails import (
+    DEFAULT_RENDITIONS,
+    Rendition,
+    make_renditions,
+    render,
+)
 from file_pipeline.processing.versions import parse_renditions
 
 SAMPLE = Path(__file__).resolve().parents[2] / "file_pipeline" / "samples" / "vacation-photo.jpg"
@@ -18,7 +25,7 @@ def _encode(image: Image.Image, image_format: str, **options: object) -> bytes:
 
 
 def _by_name(renditions: list[Rendition]) -> dict[str, Rendition]:
-    assert [r.name for r in renditions] == ["thumbnail", "preview"]
+    assert [r.name for r in renditions] == ["thumbnail", "medium", "preview"]
     return {r.name: r for r in renditions}
 
 
@@ -172,3 +179,51 @@ def test_configured_renditions_are_made_from_one_decode_in_their_formats() -> No
 def test_rendition_settings_are_validated(text: str, problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         parse_renditions(text)
+
+
+def test_the_default_renditions_are_the_tutorials_three_sizes() -> None:
+    assert [(s.name, s.longest_side, s.format) for s in DEFAULT_RENDITIONS] == [
+        ("thumbnail", 250, "webp"),
+        ("medium", 720, "webp"),
+        ("preview", 1440, "jpeg"),
+    ]
+    data = _encode(Image.new("RGB", (4000, 3000), (200, 30, 30)), "JPEG", quality=90)
+    sizes = {r.name: (r.width, r.height) for r in make_renditions(data)}
+    assert sizes == {"thumbnail": (250, 188), "medium": (720, 540), "preview": (1440, 1080)}
+
+
+def test_render_gives_a_thumbhash_placeholder_of_the_picture() -> None:
+    """The placeholder decodes to the picture's colour and shape (made from the smallest
+    rendition, so it costs no second decode)."""
+    data = _encode(Image.new("RGB", (800, 400), (200, 30, 30)), "PNG")
+    with guarded_decode():
+        rendered = render(open_image(data), DEFAULT_RENDITIONS)
+    assert len(rendered.renditions) == 3
+    raw = _b64(rendered.placeholder)
+    red, green, blue, alpha = average_rgba(raw)
+    assert (red, green, blue) == pytest.approx((200 / 255, 30 / 255, 30 / 255), abs=0.05)
+    assert alpha == pytest.approx(1.0)
+    width, height, _ = decode_thumbhash(raw)
+    assert width > height
+
+
+@pytest.mark.parametrize("image_format", ["HEIF", "AVIF"])
+def test_heic_and_avif_photos_are_rendered_upright(image_format: str) -> None:
+    """A phone's HEIC (rotation in the container, applied by libheif) and an AVIF with an EXIF
+    orientation both come out upright: 400x300 stored, shown as 300x400. (HEIF readers ignore
+    an EXIF orientation the container's transforms do not back: the spec says so.)"""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "Apple"
+    data = _encode(Image.new("RGB", (400, 300), (10, 120, 10)), image_format, exif=exif.tobytes())
+    renditions = _by_name(make_renditions(data))
+    assert (renditions["preview"].width, renditions["preview"].height) == (300, 400)
+    assert _decode(renditions["thumbnail"]).getpixel((10, 10)) == pytest.approx(
+        (10, 120, 10), abs=12
+    )
+
+
+def _b64(text: str) -> bytes:
+    import base64
+
+    return base64.b64decode(text + "=" * (-len(text) % 4))

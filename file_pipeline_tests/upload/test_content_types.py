@@ -1,6 +1,22 @@
+import io
+import zipfile
+
 import pytest
 
-from file_pipeline.upload.content_types import detect_content_type
+from file_pipeline.upload.content_types import DOCX, PPTX, XLSX, detect_content_type
+
+
+def _ftyp(major: bytes, *compatible: bytes) -> bytes:
+    body = major + b"\x00\x00\x00\x00" + b"".join(compatible)
+    return (8 + len(body)).to_bytes(4, "big") + b"ftyp" + body + b"\x00" * 16
+
+
+def _zip(*names: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in names:
+            archive.writestr(name, b"<xml/>")
+    return buffer.getvalue()
 
 
 @pytest.mark.parametrize(
@@ -17,6 +33,21 @@ from file_pipeline.upload.content_types import detect_content_type
         (b"plain words", "x.jpg", "text/plain"),
         (b"", "empty.jpg", "application/octet-stream"),
         (b"\x00\x01\x02binary", "x.txt", "application/octet-stream"),
+        (_ftyp(b"heic", b"mif1", b"heic"), "IMG_0001.jpg", "image/heic"),
+        (_ftyp(b"mif1", b"heic", b"miaf"), "photo", "image/heic"),
+        (_ftyp(b"mif1", b"miaf"), "photo", "image/heif"),
+        (_ftyp(b"avif", b"mif1", b"miaf"), "photo.jpg", "image/avif"),
+        (_ftyp(b"isom", b"iso2", b"avc1", b"mp41"), "clip.mov", "video/mp4"),
+        (_ftyp(b"qt  ", b"qt  "), "clip.mp4", "video/quicktime"),
+        (_ftyp(b"zzzz", b"yyyy"), "clip.mp4", "application/octet-stream"),
+        (b"\x1a\x45\xdf\xa3\xa3\x42\x86\x81\x01\x42\x82\x84webm", "x.mkv", "video/webm"),
+        (b"\x1a\x45\xdf\xa3\xa3\x42\x86\x81\x01\x42\x82\x88matroska", "x", "video/x-matroska"),
+        (b"RIFF\x00\x00\x00\x00AVI LIST", "x.mp4", "video/x-msvideo"),
+        (_zip("[Content_Types].xml", "_rels/.rels", "word/document.xml"), "a.zip", DOCX),
+        (_zip("[Content_Types].xml", "xl/workbook.xml"), "a.bin", XLSX),
+        (_zip("[Content_Types].xml", "ppt/presentation.xml"), "a", PPTX),
+        (_zip("photos/a.jpg"), "a.docx", DOCX),
+        (_zip("photos/a.jpg"), "archive.zip", "application/zip"),
     ],
 )
 def test_type_comes_from_bytes_not_the_name(head: bytes, name: str, expected: str) -> None:

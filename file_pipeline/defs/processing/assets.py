@@ -129,9 +129,10 @@ def _derived_specs() -> list[dg.AssetSpec]:
                 parse_renditions(settings.THUMBNAIL_RENDITIONS.value())
             ),
             description=(
-                "Renditions of clean images (THUMBNAIL_RENDITIONS; by default a 250 px WebP "
-                "thumbnail and a 1440 px JPEG preview), EXIF orientation applied, under "
-                "`thumbnails/<file-id>/`."
+                "Renditions of clean images (JPEG, PNG, GIF, WebP, TIFF, BMP, HEIC, AVIF) and "
+                "of PDFs' first page (THUMBNAIL_RENDITIONS; by default a 250 px and a 720 px "
+                "WebP and a 1440 px JPEG), EXIF orientation applied, under "
+                "`thumbnails/<file-id>/`, and a ThumbHash placeholder on the file's row."
             ),
         ),
         dg.AssetSpec(
@@ -143,8 +144,10 @@ def _derived_specs() -> list[dg.AssetSpec]:
             code_version=search_index_version(TextLimits()),
             description=(
                 "PostgreSQL full-text index of clean files: filenames for everything, plus the "
-                "text of plain text, Markdown, CSV, JSON and PDF. `file-pipeline search QUERY` "
-                "ranks it."
+                "text of plain text, Markdown, CSV, JSON, PDF, Word, Excel and PowerPoint, with "
+                "the counts of sensitive data found in it (e-mail addresses, phone, payment "
+                "card, IBAN and national id numbers) on the file's row. "
+                "`file-pipeline search QUERY` ranks it."
             ),
         ),
     ]
