@@ -39,6 +39,9 @@ class FileStatistics:
     thumbnails: int
     indexed_files: int
     notifications: int
+    downloads: int
+    """Download URLs handed out (DOWNLOADED events)."""
+    shares: int
     files_with_sensitive_data: int
     sensitive_data_by_kind: dict[str, int]
     """Live files holding each kind of sensitive data (a file counts once per kind)."""
@@ -55,6 +58,8 @@ class FileStatistics:
             "thumbnails": self.thumbnails,
             "indexed_files": self.indexed_files,
             "notifications": self.notifications,
+            "downloads": self.downloads,
+            "shares": self.shares,
             "files_with_sensitive_data": self.files_with_sensitive_data,
         }
         values.update({f"files_with_{k}": n for k, n in self.sensitive_data_by_kind.items()})
@@ -114,6 +119,8 @@ def compute_statistics(conn: psycopg.Connection, kafka: KafkaResource | None) ->
         thumbnails=counts["thumbnails"],
         indexed_files=counts["indexed_files"],
         notifications=counts["notifications"],
+        downloads=counts["downloads"],
+        shares=counts["shares"],
         files_with_sensitive_data=flagged,
         sensitive_data_by_kind=by_kind,
     )

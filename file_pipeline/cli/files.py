@@ -1,4 +1,4 @@
-"""`file-pipeline upload`, `files list|show|url|delete` and `search`: the files themselves."""
+"""`file-pipeline upload`, `files list|show|url|share|delete` and `search`: the files themselves."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 
 from file_pipeline.cli.output import fail, materialization_metadata, print_run_failure
 from file_pipeline.db.status import STATES
-from file_pipeline.states import FileStatus, SensitiveKind, Stage
+from file_pipeline.states import SensitiveKind, Stage
 
 
 @click.command()
@@ -153,11 +153,13 @@ def files_show(file_id: str) -> None:
                 fail(f"no file with id {file_id}")
             events = outbox.file_events(conn, file_id)
             results = outputs.file_results(conn, file_id)
+            shared_with = file_rows.shares_of(conn, file_id)
         blob = "present" if resources.storage.exists(row["s3_key"]) else "missing"
         bucket = resources.storage.bucket
     for key, value in row.items():
         click.echo(f"{key:<14} {value}")
     click.echo(f"{'blob':<14} {blob} (s3://{bucket}/{row['s3_key']})")
+    click.echo(f"{'shared with':<14} {', '.join(shared_with) or 'nobody'}")
     click.secho("events", bold=True)
     for event in events:
         where = (
@@ -182,23 +184,53 @@ def files_show(file_id: str) -> None:
 @click.argument("file_id")
 @click.option("--expires", default=3600, show_default=True, help="Seconds the URL stays valid.")
 def files_url(file_id: str, expires: int) -> None:
-    """A presigned download URL (the bucket itself is private). Only clean files are handed out."""
+    """A presigned download URL (the bucket itself is private), announced by a DOWNLOADED event.
+    Only clean files are handed out."""
     from file_pipeline.cli.runtime import open_resources
-    from file_pipeline.db import files as file_rows
+    from file_pipeline.upload.access import FileAccessError, record_download
 
     if not 1 <= expires <= 7 * 24 * 3600:
         fail("--expires must be between 1 second and 7 days")
     with open_resources() as resources:
-        with resources.postgres.connection() as conn:
-            row = file_rows.get_file(conn, file_id)
-        if row is None or row["deleted_at"] is not None:
-            fail(f"no live file with id {file_id}")
-        if row["status"] != FileStatus.CLEAN.value:
-            fail(
-                f"file {file_id} is {row['status']}, not clean: its bytes are not handed out"
-                + (f" ({row['scan_signature']})" if row["scan_signature"] else "")
+        try:
+            key, _ = record_download(resources.postgres, file_id, resources.kafka.file_events_topic)
+        except FileAccessError as exc:
+            fail(str(exc))
+        _relay_events(resources)
+        click.echo(resources.storage.presigned_url(key, expires))
+
+
+@files.command("share")
+@click.argument("file_id")
+@click.option("--with", "shared_with", required=True, help="User the file is shared with.")
+def files_share(file_id: str, shared_with: str) -> None:
+    """Share a clean file with another user, announced by a SHARED event (once per user)."""
+    from file_pipeline.cli.runtime import open_resources
+    from file_pipeline.upload.access import FileAccessError, record_share
+
+    with open_resources() as resources:
+        try:
+            event = record_share(
+                resources.postgres, file_id, shared_with, resources.kafka.file_events_topic
             )
-        click.echo(resources.storage.presigned_url(row["s3_key"], expires))
+        except FileAccessError as exc:
+            fail(str(exc))
+        if event is None:
+            click.echo(f"{file_id} is already shared with {shared_with}")
+            return
+        _relay_events(resources)
+        click.echo(f"{file_id} shared with {shared_with} (event {event.event_id})")
+
+
+def _relay_events(resources: Any) -> None:
+    """Send what was just written to the outbox; if Kafka is out, the relay sensor sends it."""
+    import logging
+
+    from file_pipeline.upload.outbox import relay_outbox
+
+    result = relay_outbox(resources.postgres, resources.kafka, logging.getLogger("file_pipeline"))
+    if result.errors:
+        click.echo(f"event left in the outbox for the relay: {result.errors[0]}", err=True)
 
 
 @files.command("delete")

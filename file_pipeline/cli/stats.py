@@ -44,6 +44,7 @@ def print_statistics(postgres: PostgresResource, kafka: KafkaResource) -> None:
         f"  outputs             {stats.exif_rows} EXIF rows, {stats.thumbnails} thumbnails, "
         f"{stats.indexed_files} indexed files, {stats.notifications} notifications"
     )
+    click.echo(f"  downloads, shares   {stats.downloads}, {stats.shares}")
     kinds = ", ".join(f"{k}={v}" for k, v in stats.sensitive_data_by_kind.items())
     click.echo(
         f"  sensitive data      {stats.files_with_sensitive_data} files"

@@ -244,3 +244,24 @@ def search(conn: psycopg.Connection, query: str, uploaded_by: str | None, limit:
             " ORDER BY rank DESC, s.filename LIMIT %(limit)s",
             {"query": query, "user": uploaded_by, "limit": limit},
         ).fetchall()
+
+
+def insert_share(conn: psycopg.Connection, file_id: str, shared_with: str, event_id: str) -> bool:
+    """Record that `file_id` is shared with `shared_with`; False if it already was."""
+    return (
+        conn.execute(
+            "INSERT INTO file_shares (file_id, shared_with, event_id) VALUES (%s, %s, %s)"
+            " ON CONFLICT (file_id, shared_with) DO NOTHING",
+            (file_id, shared_with, event_id),
+        ).rowcount
+        == 1
+    )
+
+
+def shares_of(conn: psycopg.Connection, file_id: str) -> list[str]:
+    """Who the file is shared with, in the order it was shared."""
+    rows = conn.execute(
+        "SELECT shared_with FROM file_shares WHERE file_id = %s ORDER BY created_at, shared_with",
+        (file_id,),
+    ).fetchall()
+    return [row[0] for row in rows]

@@ -19,7 +19,8 @@ def file_facts(conn: psycopg.Connection) -> tuple[list[str], list[tuple[Any, ...
 
 
 def output_counts(conn: psycopg.Connection) -> dict[str, int]:
-    """Events sent and unsent, and rows in each output table."""
+    """Events sent and unsent, rows in each output table, downloads handed out (DOWNLOADED
+    events) and shares."""
     names = ("events_sent", "events_unsent", "exif_rows", "thumbnails", "indexed_files")
     values = conn.execute(
         "SELECT (SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL),"
@@ -30,6 +31,11 @@ def output_counts(conn: psycopg.Connection) -> dict[str, int]:
     ).fetchone()
     counts = dict(zip(names, values, strict=True))
     counts["notifications"] = conn.execute("SELECT count(*) FROM notifications").fetchone()[0]
+    downloads, shares = conn.execute(
+        "SELECT (SELECT count(*) FROM outbox WHERE event_type = 'DOWNLOADED'),"
+        " (SELECT count(*) FROM file_shares)"
+    ).fetchone()
+    counts["downloads"], counts["shares"] = downloads, shares
     return counts
 
 

@@ -113,6 +113,10 @@ class FileEvent(_WireModel):
         default=None, alias="eventId"
     )
     schema_version: Literal[1] | None = Field(default=None, alias="schemaVersion")
+    shared_with: Annotated[Text, Field(max_length=256)] | None = Field(
+        default=None, alias="sharedWith"
+    )
+    """Who a SHARED event's file was shared with (absent from every other event)."""
 
     @property
     def known_type(self) -> EventType | None:
@@ -136,11 +140,14 @@ class FileEvent(_WireModel):
         return self.event_id or f"{topic}/{partition}/{offset}"
 
     def to_json(self) -> str:
-        doc = self.model_dump(mode="json", by_alias=True, exclude=set(self.extra))
+        omitted = set(self.extra) | ({"shared_with"} if self.shared_with is None else set())
+        doc = self.model_dump(mode="json", by_alias=True, exclude=omitted)
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
 
 
-def new_event(event_type: EventType, file: FileMetadata, timestamp_ms: int) -> FileEvent:
+def new_event(
+    event_type: EventType, file: FileMetadata, timestamp_ms: int, *, shared_with: str | None = None
+) -> FileEvent:
     """An event as our own producer writes it: with a fresh `eventId` and `schemaVersion`."""
     return FileEvent(
         event_type=event_type.value,
@@ -148,6 +155,7 @@ def new_event(event_type: EventType, file: FileMetadata, timestamp_ms: int) -> F
         timestamp=timestamp_ms,
         event_id=str(uuid.uuid4()),
         schema_version=SCHEMA_VERSION,
+        shared_with=shared_with,
     )
 
 

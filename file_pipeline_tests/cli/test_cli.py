@@ -1,5 +1,6 @@
 """`file-pipeline` commands against the real stack, through click's runner."""
 
+import json
 import re
 
 import pytest
@@ -7,9 +8,11 @@ import requests
 from click.testing import CliRunner
 
 from file_pipeline import settings
+from file_pipeline.analytics.statistics import compute_statistics
 from file_pipeline.cli import main
 from file_pipeline.db import files as file_rows
 from file_pipeline.states import FileStatus
+from file_pipeline_tests.helpers import read_topic, run_upload, uploaded_ids
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -116,3 +119,43 @@ def test_search_ranks_filename_and_text_matches(resources) -> None:
     assert [line.split()[1] for line in lines] == ["search-a", "search-b"], "filename ranks first"
     none = CliRunner().invoke(main, ["search", "zebra", "--user", "searcher"])
     assert "no matches" in none.output
+
+
+@pytest.mark.stack
+def test_download_and_share_are_events_that_are_counted_not_processed(
+    pipeline, definitions, instance, kafka, postgres, tmp_path
+) -> None:
+    """`files url` and `files share` announce DOWNLOADED and SHARED through the outbox; the
+    sensor counts them and requests no run; the statistics count downloads and shares."""
+    (tmp_path / "shared.txt").write_text("a file to hand out")
+    upload = run_upload(definitions, instance, [tmp_path / "shared.txt"], uploaded_by="owner")
+    (file_id,) = uploaded_ids(upload)
+    pipeline.drain()
+    with postgres.connection() as conn:
+        assert file_rows.get_file(conn, file_id)["status"] == "clean"
+    runner = CliRunner()
+    assert runner.invoke(main, ["files", "url", file_id]).exit_code == 0
+    shared = runner.invoke(main, ["files", "share", file_id, "--with", "friend"])
+    assert shared.exit_code == 0 and "shared with friend" in shared.output, shared.output
+    again = runner.invoke(main, ["files", "share", file_id, "--with", "friend"])
+    assert again.exit_code == 0 and "already shared with friend" in again.output
+    assert runner.invoke(main, ["files", "share", "no-such-id", "--with", "x"]).exit_code == 1
+    show = runner.invoke(main, ["files", "show", file_id])
+    assert "shared with    friend" in show.output and "DOWNLOADED" in show.output
+
+    events = [
+        json.loads(m.value())
+        for m in read_topic(kafka, kafka.file_events_topic)
+        if json.loads(m.value())["fileMetadata"]["id"] == file_id
+    ]
+    assert [e["eventType"] for e in events] == ["UPLOADED", "DOWNLOADED", "SHARED"]
+    assert events[2]["sharedWith"] == "friend" and "sharedWith" not in events[1]
+
+    data = pipeline.tick()
+    assert data.run_requests == [], "a download or a share reprocesses nothing"
+    (observation,) = data.asset_events
+    assert observation.metadata["ignored_by_type"].value == {"DOWNLOADED": 1, "SHARED": 1}
+    with postgres.connection() as conn:
+        stats = compute_statistics(conn, None)
+    assert stats.downloads >= 1 and stats.shares >= 1
+    assert stats.numbers()["shares"] == stats.shares
