@@ -19,6 +19,7 @@ from PIL import Image
 from file_pipeline.analytics.verify import check_consumer_lag, consumer_lag, sensor_cursor
 from file_pipeline.defs.analytics.checks import consumer_lag_bounded
 from file_pipeline.events.cursor import SensorCursor
+from file_pipeline.processing.thumbnails import DEFAULT_RENDITIONS
 from file_pipeline.stack import process
 from file_pipeline_tests.helpers import run_upload, uploaded_ids
 from file_pipeline_tests.services import (
@@ -143,9 +144,12 @@ def test_a_run_killed_in_the_middle_of_a_batch_is_retried_to_one_set_of_outputs(
                 "SELECT file_id FROM thumbnails WHERE file_id = ANY(%s)", (ids,)
             ).fetchall()
         )
-    assert set(renditions.values()) == {2} and set(renditions) == set(ids)
+    assert set(renditions.values()) == {len(DEFAULT_RENDITIONS)} and set(renditions) == set(ids)
     storage = env.resources.storage
-    assert all(len(storage.list_keys(f"thumbnails/{file_id}/")) == 2 for file_id in ids)
+    assert all(
+        len(storage.list_keys(f"thumbnails/{file_id}/")) == len(DEFAULT_RENDITIONS)
+        for file_id in ids
+    )
     assert set(_notifications_per_file(env, ids).values()) == {1}
 
 

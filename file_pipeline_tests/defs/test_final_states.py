@@ -26,6 +26,7 @@ from file_pipeline.defs.analytics.checks import no_events_skipped
 from file_pipeline.defs.processing.sensors import NO_EVENTS_SKIPPED, file_events_sensor
 from file_pipeline.events.cursor import SensorCursor
 from file_pipeline.processing.notify import NotifyContext, publish_pending
+from file_pipeline.processing.thumbnails import DEFAULT_RENDITIONS
 from file_pipeline.resources import KafkaResource, ObjectStorageResource, PostgresResource
 from file_pipeline_tests.helpers import (
     Pipeline,
@@ -323,7 +324,7 @@ def test_reconciliation_sweeps_renditions_and_quarantine_of_deleted_or_unknown_f
     )
     pipeline.drain()
     kept_renditions = storage.list_keys(f"thumbnails/{keep}/")
-    assert len(kept_renditions) == 2
+    assert len(kept_renditions) == len(DEFAULT_RENDITIONS)
     gone = str(uuid.uuid4())
     strays = [
         f"thumbnails/{gone}/thumbnail.webp",  # a file no row knows

@@ -13,6 +13,7 @@ from PIL import Image
 
 from file_pipeline import stack
 from file_pipeline.db import files as file_rows
+from file_pipeline.processing.thumbnails import DEFAULT_RENDITIONS
 from file_pipeline.stack.clamav import build_signature_database, shipped_database_dir
 from file_pipeline_tests.helpers import run_upload, uploaded_ids
 from file_pipeline_tests.services import (
@@ -83,7 +84,7 @@ def test_a_clamd_outage_longer_than_the_run_retries_heals_itself(tmp_path: Path)
         rows = _rows(env, ids)
         assert {row["status"] for row in rows.values()} == {"clean"}, "nobody acted"
         photo = next(i for i, row in rows.items() if row["filename"].endswith(".jpg"))
-        assert _count(env, "thumbnails", photo) == 2
+        assert _count(env, "thumbnails", photo) == len(DEFAULT_RENDITIONS)
         assert all(_count(env, "search_index", file_id) == 1 for file_id in ids)
         wait_for(
             lambda: any(
@@ -113,7 +114,7 @@ def test_new_signatures_rescan_clean_files_and_quarantine_what_they_now_detect(
             other = next(i for i in ids if i != target)
             assert {row["status"] for row in rows.values()} == {"clean"}
             assert rows[target]["scan_version"].endswith("-db1")
-            assert _count(env, "thumbnails", target) == 2
+            assert _count(env, "thumbnails", target) == len(DEFAULT_RENDITIONS)
             assert _count(env, "search_index", target) == 1
             original = rows[target]["s3_key"]
 
