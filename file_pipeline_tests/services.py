@@ -212,6 +212,17 @@ class DaemonEnvironment:
 
         wait_for(done, timeout, f"{len(file_ids)} files to reach their final state", 1.0)
 
+    def finished_processing_runs(self, timeout: float = 180) -> list[dg.DagsterRun]:
+        """The processing runs, once there is at least one and every one has finished."""
+        return wait_for(
+            lambda: (
+                all(r.is_finished for r in processing_runs(self.instance))
+                and processing_runs(self.instance)
+            ),
+            timeout,
+            "the processing runs to finish",
+        )
+
 
 @contextmanager
 def daemon_environment(

@@ -75,17 +75,6 @@ def _scans_done_per_file(env: DaemonEnvironment) -> Counter[str]:
     return done
 
 
-def _finished_runs(env: DaemonEnvironment) -> list[dg.DagsterRun]:
-    return wait_for(
-        lambda: (
-            all(r.is_finished for r in processing_runs(env.instance))
-            and processing_runs(env.instance)
-        ),
-        180,
-        "the processing runs to finish",
-    )
-
-
 def test_daemon_killed_in_the_middle_of_a_tick_launches_each_batch_once(
     env: DaemonEnvironment, tmp_path: Path
 ) -> None:
@@ -105,7 +94,7 @@ def test_daemon_killed_in_the_middle_of_a_tick_launches_each_batch_once(
     env.daemon.kill(signal.SIGKILL)
     env.daemon.start()
     env.wait_until_processed(ids, timeout=300)
-    runs = _finished_runs(env)
+    runs = env.finished_processing_runs()
 
     keys = [
         run.tags.get("dagster/run_key") for run in runs if not run.tags.get("dagster/parent_run_id")
@@ -132,7 +121,7 @@ def test_a_run_killed_in_the_middle_of_a_batch_is_retried_to_one_set_of_outputs(
     os.kill(pid, signal.SIGKILL)
 
     env.wait_until_processed(ids, timeout=300)
-    runs = _finished_runs(env)
+    runs = env.finished_processing_runs()
     killed = env.instance.get_run_by_id(run.run_id)
     assert killed is not None and killed.status == dg.DagsterRunStatus.FAILURE
     retries = [r for r in runs if r.tags.get("dagster/parent_run_id") == run.run_id]

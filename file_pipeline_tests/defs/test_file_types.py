@@ -20,7 +20,7 @@ from file_pipeline.db import files as file_rows
 from file_pipeline.db import outputs
 from file_pipeline.states import Stage
 from file_pipeline_tests.helpers import run_upload, uploaded_ids
-from file_pipeline_tests.services import daemon_environment, processing_runs, wait_for
+from file_pipeline_tests.services import daemon_environment
 
 pytestmark = pytest.mark.stack
 
@@ -91,14 +91,7 @@ def test_every_new_file_type_is_processed_by_the_daemon(tmp_path: Path) -> None:
         assert upload.success
         ids = uploaded_ids(upload)
         env.wait_until_processed(ids, timeout=180)
-        runs = wait_for(
-            lambda: (
-                all(r.is_finished for r in processing_runs(env.instance))
-                and processing_runs(env.instance)
-            ),
-            120,
-            "the processing runs to finish",
-        )
+        runs = env.finished_processing_runs(120)
         assert {run.status for run in runs} == {dg.DagsterRunStatus.SUCCESS}, (
             "one damaged file does not fail the run"
         )

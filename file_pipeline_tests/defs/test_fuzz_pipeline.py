@@ -19,8 +19,6 @@ from file_pipeline_tests.helpers import run_upload, uploaded_ids
 from file_pipeline_tests.services import (
     DaemonEnvironment,
     daemon_environment,
-    processing_runs,
-    wait_for,
 )
 
 pytestmark = pytest.mark.stack
@@ -52,14 +50,7 @@ def test_a_damaged_corpus_is_processed_in_one_batch_with_every_file_in_a_final_s
 
     env.wait_until_processed(ids, timeout=420)
 
-    runs = wait_for(
-        lambda: (
-            all(r.is_finished for r in processing_runs(env.instance))
-            and processing_runs(env.instance)
-        ),
-        120,
-        "the processing runs to finish",
-    )
+    runs = env.finished_processing_runs(120)
     assert runs and all(r.is_finished for r in runs)
     assert {run.status for run in runs} == {dg.DagsterRunStatus.SUCCESS}, "no run failed"
 
