@@ -31,6 +31,7 @@ from datetime import date, datetime, timedelta
 from datetime import time as time_of_day
 from typing import Any
 
+from file_pipeline.processing import applicability
 from file_pipeline.processing.normalize import storable_text
 from file_pipeline.processing.text_extraction import TextExtractionError
 from file_pipeline.upload.content_types import DOCX, OFFICE_TYPES, PPTX, XLSX
@@ -107,7 +108,7 @@ def office_text(
     malformed input. `package_limits` bounds what the zip may declare (tests pass small ones).
     MemoryError is re-raised as is. ValueError if `media_type` is not one of OFFICE_TYPES.
     """
-    media_type = media_type.split(";", 1)[0].strip().lower()
+    media_type = applicability.media_type(media_type)
     if media_type not in OFFICE_TYPES:
         raise ValueError(f"{media_type!r} is not one of {sorted(OFFICE_TYPES)}")
     label = _LABELS[media_type]

@@ -23,6 +23,7 @@ from typing import Any
 from pypdf import PasswordType, PdfReader
 
 from file_pipeline.errors import FilePipelineError
+from file_pipeline.processing import applicability
 from file_pipeline.processing.normalize import storable_text
 from file_pipeline.processing.versions import TextLimits
 from file_pipeline.upload.content_types import OFFICE_TYPES
@@ -70,13 +71,13 @@ def extract_text(
     max_chars = limits.max_chars
     if max_chars <= 0:
         return ExtractedText("")
-    media_type = content_type.split(";", 1)[0].strip().lower()
+    media_type = applicability.media_type(content_type)
     partial: str | None = None
     if media_type in _PLAIN_TYPES:
         text = _decode(data, max_chars)
     elif media_type == "application/json":
         text = _json_text(data, max_chars)
-    elif media_type == "application/pdf":
+    elif media_type == applicability.PDF:
         text, partial = _pdf_text(
             data, limits, deadline, filename=filename, content_type=media_type
         )
@@ -97,10 +98,10 @@ def extract_text(
 
 def has_text_extractor(content_type: str | None) -> bool:
     """Whether `extract_text` reads anything from files of this type."""
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    media_type = applicability.media_type(content_type)
     return (
         media_type in _PLAIN_TYPES
-        or media_type in ("application/json", "application/pdf")
+        or media_type in ("application/json", applicability.PDF)
         or media_type in OFFICE_TYPES
     )
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+import psycopg
+
 from file_pipeline.db import files as file_rows
 from file_pipeline.db.outbox import enqueue_events
 from file_pipeline.errors import InvalidUploadError
@@ -58,8 +60,8 @@ def record_share(
     return event
 
 
-def _clean_live_row(conn: object, file_id: str) -> file_rows.Row:
-    row = file_rows.share_lock_file(conn, file_id)  # type: ignore[arg-type]
+def _clean_live_row(conn: psycopg.Connection, file_id: str) -> file_rows.Row:
+    row = file_rows.share_lock_file(conn, file_id)
     if row is None or row["deleted_at"] is not None:
         raise FileAccessError(f"no live file with id {file_id}")
     if row["status"] != FileStatus.CLEAN.value:
