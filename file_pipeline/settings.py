@@ -87,6 +87,21 @@ THUMBNAIL_RENDITIONS = EnvVar(
     "renditions of clean images, PDFs' first pages and videos' poster frames, "
     "name:longest-side:format:quality, comma-separated",
 )
+VIDEO_POSTER_FRAMES = EnvVar(
+    "VIDEO_POSTER_FRAMES",
+    "10,50,90",
+    "where a video's poster frames are taken, in percent of its duration, comma-separated",
+)
+VIDEO_WEB_RENDITION_HEIGHT = EnvVar(
+    "VIDEO_WEB_RENDITION_HEIGHT",
+    "0",
+    "height of an H.264 MP4 web rendition of each video, e.g. 720; 0: none (the default)",
+)
+VIDEO_WEB_RENDITION_MAX_MB = EnvVar(
+    "VIDEO_WEB_RENDITION_MAX_MB",
+    "200",
+    "a web rendition larger than this is not kept and the video's thumbnails stage fails",
+)
 PROCESSING_WORKERS = EnvVar(
     "PROCESSING_WORKERS",
     "0",
@@ -150,6 +165,9 @@ ALL_ENV_VARS: tuple[EnvVar, ...] = (
     FILE_EVENTS_SENSOR_INTERVAL,
     FILE_EVENTS_WAIT_SECONDS,
     THUMBNAIL_RENDITIONS,
+    VIDEO_POSTER_FRAMES,
+    VIDEO_WEB_RENDITION_HEIGHT,
+    VIDEO_WEB_RENDITION_MAX_MB,
     PROCESSING_WORKERS,
     FILE_TIME_BUDGET_SECONDS,
     FILE_MEMORY_BUDGET_MB,

@@ -1,17 +1,23 @@
 """The Dagster UI in a real browser (Debian's Chromium driven by Playwright): launch `upload_files`
 from the Launchpad with its default config, see it succeed, see the processing run the sensor
-launched, and look at the lineage graph and the statistics. Screenshots are saved for the README
-(FILE_PIPELINE_SCREENSHOTS, default `screenshots/`)."""
+launched, and look at the lineage graph and the statistics; then the sample video's poster
+frames in the MinIO console. Screenshots are saved for the README (FILE_PIPELINE_SCREENSHOTS,
+default `screenshots/`)."""
 
+import contextlib
 import os
 import shutil
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import dagster as dg
 import pytest
 from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
+from file_pipeline import settings
+from file_pipeline.db import files as file_rows
 from file_pipeline_tests.helpers import LINEAGE_ASSETS
 
 pytestmark = pytest.mark.stack
@@ -60,6 +66,8 @@ def test_launchpad_run_sensor_run_lineage_and_statistics_in_a_browser(
     dagster_dev,
     instance,
     definitions,
+    postgres,
+    storage,
 ) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
@@ -135,7 +143,47 @@ def test_launchpad_run_sensor_run_lineage_and_statistics_in_a_browser(
             page.get_by_text("selection").first.wait_for(timeout=30000)
             page.wait_for_timeout(1000)
             page.screenshot(path=SCREENSHOTS / "reprocess-launchpad.png")
+
+            with postgres.connection() as conn:
+                (video,) = [
+                    row["id"]
+                    for row in file_rows.list_files(conn, "demo", 50, False)
+                    if row["filename"] == "phone-video.mov"
+                ]
+            _show_poster_frames(page, storage.bucket, video)
         finally:
             browser.close()
-    for name in ("launchpad", "upload-run", "runs", "lineage", "statistics", "reprocess-launchpad"):
+    for name in (
+        "launchpad",
+        "upload-run",
+        "runs",
+        "lineage",
+        "statistics",
+        "reprocess-launchpad",
+        "video-poster-frames",
+        "video-poster-preview",
+    ):
         assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000
+
+
+def _show_poster_frames(page: Page, bucket: str, file_id: str) -> None:
+    """The MinIO console's object browser on the video's renditions, and one poster frame."""
+    console = f"http://localhost:{settings.MINIO_CONSOLE_PORT}"
+    page.goto(f"{console}/login", wait_until="networkidle")
+    page.fill("#accessKey", settings.MINIO_ROOT_USER)
+    page.fill("#secretKey", settings.MINIO_ROOT_PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/browser**", timeout=30000)
+    prefix = quote(f"thumbnails/{file_id}/", safe="")
+    page.goto(f"{console}/browser/{bucket}/{prefix}", wait_until="networkidle")
+    with contextlib.suppress(PlaywrightTimeoutError):  # a first visit's licence notice
+        page.get_by_role("button", name="Acknowledge").click(timeout=3000)
+    for percent in (10, 50, 90):
+        page.get_by_text(f"poster_{percent}.webp", exact=True).wait_for(timeout=30000)
+    page.get_by_text("poster_50.webp", exact=True).click()
+    page.get_by_text("Preview", exact=True).first.wait_for(timeout=30000)
+    page.screenshot(path=SCREENSHOTS / "video-poster-frames.png")
+    page.get_by_text("Preview", exact=True).first.click()
+    page.locator("img[src*='preview=true']").first.wait_for(timeout=30000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=SCREENSHOTS / "video-poster-preview.png")

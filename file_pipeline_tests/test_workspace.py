@@ -11,6 +11,8 @@ import pytest
 from file_pipeline_tests.conftest import DagsterDev
 from file_pipeline_tests.helpers import LINEAGE_ASSETS, REPOSITORY_QUERY, graphql, run_upload
 
+SAMPLES = Path(__file__).resolve().parents[1] / "file_pipeline" / "samples"
+
 pytestmark = pytest.mark.stack
 
 
@@ -48,7 +50,8 @@ def test_run_launched_through_graphql_is_processed_by_the_daemon_sensor(
         file_ids = [
             r[0] for r in conn.execute("SELECT id FROM files WHERE upload_run_id = %s", (run_id,))
         ]
-    assert len(file_ids) == 6, "the default paths are the six sample files"
+    samples = [p for p in SAMPLES.iterdir() if p.is_file()]
+    assert len(file_ids) == len(samples) == 7, "the default paths are the seven sample files"
 
     deadline = time.monotonic() + 180
     done: list[str] = []
@@ -62,7 +65,7 @@ def test_run_launched_through_graphql_is_processed_by_the_daemon_sensor(
                     (file_ids,),
                 )
             ]
-        if len(done) == 6:
+        if len(done) == len(file_ids):
             break
         time.sleep(1)
     assert sorted(done) == sorted(file_ids), "the daemon's sensor launched the processing run"

@@ -68,9 +68,10 @@ class MadeVersions:
 
     def stage_versions(self, expected_renditions: set[str]) -> dict[Stage, str | None]:
         """Per stage, the one version its outputs share; thumbnails count only when every
-        expected rendition exists, made with one version."""
+        expected rendition exists (a video has its poster frames besides), made with one
+        version."""
         thumbnails = set(self.renditions.values())
-        complete = set(self.renditions) == expected_renditions and len(thumbnails) == 1
+        complete = expected_renditions <= set(self.renditions) and len(thumbnails) == 1
         return {
             Stage.EXIF_METADATA: self.exif,
             Stage.SEARCH_INDEX: self.search_index,

@@ -52,6 +52,9 @@ def resource_defs() -> dict[str, dg.ConfigurableResource]:
         ),
         "processing": ProcessingResource(
             renditions=_bind(settings.THUMBNAIL_RENDITIONS),
+            video_poster_frames=_bind(settings.VIDEO_POSTER_FRAMES),
+            video_web_rendition_height=_bind(settings.VIDEO_WEB_RENDITION_HEIGHT, int),
+            video_web_rendition_max_mb=_bind(settings.VIDEO_WEB_RENDITION_MAX_MB, int),
             workers=_bind(settings.PROCESSING_WORKERS, int),
             time_budget_seconds=_bind(settings.FILE_TIME_BUDGET_SECONDS, int),
             memory_budget_mb=_bind(settings.FILE_MEMORY_BUDGET_MB, int),

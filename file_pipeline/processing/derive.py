@@ -1,6 +1,7 @@
 """Everything the derived stages make from one clean file, from one read and one decode:
-EXIF (`exif_metadata`), renditions and a placeholder (`thumbnails`: of a picture, or of a PDF's
-first page) and text with its sensitive-data counts (`search_index`).
+EXIF (`exif_metadata`; a video's container metadata from ffprobe), renditions and a placeholder
+(`thumbnails`: of a picture, of a PDF's first page, or of a video's poster frames, with its
+optional web rendition) and text with its sensitive-data counts (`search_index`).
 
 Runs in a worker process (see `workers`), so it must be importable without Dagster and return
 only picklable data. Each stage's failure is recorded on its own: a file whose EXIF is garbage
@@ -12,11 +13,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
-from file_pipeline.processing.applicability import PDF, is_picture, media_type
+from file_pipeline.processing.applicability import PDF, is_picture, is_video, media_type
 from file_pipeline.processing.exif import ExifResult, exif_of
 from file_pipeline.processing.failures import classify
 from file_pipeline.processing.images import guarded_decode, open_image
@@ -24,7 +25,8 @@ from file_pipeline.processing.pdf_preview import first_page_image
 from file_pipeline.processing.sensitive_data import SensitiveDataScan, find_sensitive_data
 from file_pipeline.processing.text_extraction import extract_text, has_text_extractor
 from file_pipeline.processing.thumbnails import Rendition, render
-from file_pipeline.processing.versions import RenditionSpec, TextLimits
+from file_pipeline.processing.versions import RenditionSpec, TextLimits, VideoSettings
+from file_pipeline.processing.video import VideoInfo, poster_frames, probe, web_rendition
 from file_pipeline.states import Outcome, Stage
 
 T = TypeVar("T")
@@ -41,6 +43,7 @@ class DeriveRequest:
     renditions: tuple[RenditionSpec, ...]
     text_limits: TextLimits
     time_budget_seconds: float
+    video: VideoSettings = field(default_factory=VideoSettings)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,8 @@ def derive(request: DeriveRequest) -> dict[Stage, Product]:
     image_stages = request.stages & {Stage.EXIF_METADATA, Stage.THUMBNAILS}
     if image_stages and is_picture(request.content_type):
         products.update(_image_products(request, image_stages))
+    elif image_stages and is_video(request.content_type):
+        products.update(_video_products(request, image_stages, deadline))
     elif Stage.THUMBNAILS in request.stages and media_type(request.content_type) == PDF:
         products[Stage.THUMBNAILS] = _attempt(lambda: _pdf_preview_product(request))
     if Stage.SEARCH_INDEX in request.stages:
@@ -120,6 +125,72 @@ def _pdf_preview_product(request: DeriveRequest) -> Product:
         f"first page: {product.detail}",
         renditions=product.renditions,
         placeholder=product.placeholder,
+    )
+
+
+def _video_products(
+    request: DeriveRequest, stages: frozenset[Stage], deadline: float
+) -> dict[Stage, Product]:
+    """ffprobe once for both stages; poster frames (and the web rendition) for `thumbnails`."""
+    path = Path(request.path)
+    content_type = media_type(request.content_type)
+    try:
+        info = probe(path, content_type, timeout=deadline - time.monotonic())
+    except Exception as exc:
+        return dict.fromkeys(stages, _failure(exc))
+    products: dict[Stage, Product] = {}
+    if Stage.EXIF_METADATA in stages:
+        rate = f" at {info.frame_rate:g} fps" if info.frame_rate else ""
+        width, height = info.display_size
+        products[Stage.EXIF_METADATA] = Product(
+            Outcome.DONE,
+            f"{info.duration_seconds:g} s {info.codec} {width}x{height}{rate}",
+            exif=info.as_exif(),
+        )
+    if Stage.THUMBNAILS in stages:
+        products[Stage.THUMBNAILS] = _attempt(
+            lambda: _video_renditions_product(request, content_type, info, deadline)
+        )
+    return products
+
+
+def _video_renditions_product(
+    request: DeriveRequest, content_type: str, info: VideoInfo, deadline: float
+) -> Product:
+    """The middle poster frame gives the video's renditions (and placeholder), like a picture;
+    every poster frame gives a `poster_<percent>` rendition at the smallest rendition's size."""
+    path = Path(request.path)
+    settings = request.video
+    frames = poster_frames(
+        path, content_type, info, settings.poster_percents, timeout=deadline - time.monotonic()
+    )
+    middle = min(frames, key=lambda percent: abs(percent - 50))
+    with guarded_decode():
+        rendered = render(frames[middle], request.renditions)
+        smallest = min(request.renditions, key=lambda spec: spec.longest_side)
+        posters = [
+            render(frame, (replace(smallest, name=f"poster_{percent}"),)).renditions[0]
+            for percent, frame in frames.items()
+        ]
+    renditions = [*rendered.renditions, *posters]
+    detail = f"{len(posters)} poster frames at {', '.join(f'{p} %' for p in frames)}"
+    if settings.web_rendition_height:
+        data = web_rendition(path, content_type, settings, timeout=deadline - time.monotonic())
+        width, height = info.display_size
+        scaled = min(settings.web_rendition_height, height)
+        renditions.append(
+            Rendition(
+                settings.web_rendition_name,
+                data,
+                "video/mp4",
+                "mp4",
+                round(width * scaled / height / 2) * 2,
+                scaled,
+            )
+        )
+        detail = f"{detail}; {settings.web_rendition_name} {len(data)} bytes"
+    return Product(
+        Outcome.DONE, detail, renditions=tuple(renditions), placeholder=rendered.placeholder
     )
 
 

@@ -34,6 +34,7 @@ from file_pipeline.processing.text_extraction import has_text_extractor, searcha
 from file_pipeline.processing.versions import (
     RenditionSpec,
     TextLimits,
+    VideoSettings,
     exif_version,
     search_index_version,
     thumbnails_version,
@@ -58,12 +59,13 @@ class DerivedSettings:
     workers: int
     memory_limit_bytes: int
     fetch_concurrency: int = 4
+    video: VideoSettings = field(default_factory=VideoSettings)
 
     def version(self, stage: Stage) -> str:
         if stage is Stage.EXIF_METADATA:
             return exif_version()
         if stage is Stage.THUMBNAILS:
-            return thumbnails_version(self.renditions)
+            return thumbnails_version(self.renditions, self.video)
         return search_index_version(self.text_limits)
 
 
@@ -218,6 +220,7 @@ def _decode_and_record(
                 renditions=ctx.settings.renditions,
                 text_limits=ctx.settings.text_limits,
                 time_budget_seconds=ctx.settings.time_budget_seconds,
+                video=ctx.settings.video,
             )
         )
     uploads: list[tuple[Work, dict[Stage, Product], Future[Any]]] = []

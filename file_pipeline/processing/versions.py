@@ -53,6 +53,34 @@ class TextLimits:
     max_pdf_pages: int = 200
 
 
+@dataclass(frozen=True)
+class VideoSettings:
+    """What the `thumbnails` stage makes of a video besides its poster frames' renditions."""
+
+    poster_percents: tuple[int, ...] = (10, 50, 90)
+    """Where the poster frames are taken, in percent of the duration; the middle one gives the
+    video's standard renditions, every one a `poster-<percent>` rendition."""
+    web_rendition_height: int = 0
+    """Height of the H.264/AAC MP4 web rendition (`web_<height>p`); 0: none (the default)."""
+    web_rendition_max_bytes: int = 200 * 1024 * 1024
+    """A web rendition larger than this is not kept, and the stage fails for the file."""
+
+    @property
+    def web_rendition_name(self) -> str:
+        return f"web_{self.web_rendition_height}p"
+
+    @classmethod
+    def parse(cls, posters: str, web_height: str, web_max_mb: str) -> VideoSettings:
+        """From the settings' text; ValueError names what is wrong."""
+        percents = tuple(int(p) for p in posters.replace(" ", "").split(",") if p)
+        if not percents or any(not 0 <= p <= 100 for p in percents):
+            raise ValueError(f"poster frames must be percents 0-100, comma-separated: {posters!r}")
+        height = int(web_height or 0)
+        if height < 0 or height % 2:
+            raise ValueError(f"web rendition height must be 0 (off) or even: {web_height!r}")
+        return cls(percents, height, int(float(web_max_mb) * 1024 * 1024))
+
+
 def parse_renditions(text: str) -> tuple[RenditionSpec, ...]:
     """`name:longest-side:format:quality,...` (the THUMBNAIL_RENDITIONS setting)."""
     specs: list[RenditionSpec] = []
@@ -82,8 +110,15 @@ def _digest(value: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
-def thumbnails_version(specs: tuple[RenditionSpec, ...]) -> str:
-    return f"{CODE_VERSIONS[Stage.THUMBNAILS]}-{_digest([asdict(s) for s in specs])}"
+def thumbnails_version(
+    specs: tuple[RenditionSpec, ...], video: VideoSettings | None = None
+) -> str:
+    """The renditions' digest; the video settings join it only when changed from their defaults,
+    so turning on the web rendition makes thumbnails stale but the defaults keep today's."""
+    version = f"{CODE_VERSIONS[Stage.THUMBNAILS]}-{_digest([asdict(s) for s in specs])}"
+    if video is not None and video != VideoSettings():
+        version = f"{version}-video-{_digest(asdict(video))}"
+    return version
 
 
 def search_index_version(limits: TextLimits) -> str:

@@ -10,7 +10,12 @@ from pydantic import Field, PrivateAttr
 
 from file_pipeline.processing.derived import DerivedSettings
 from file_pipeline.processing.spool import Spool, spool_root
-from file_pipeline.processing.versions import RenditionSpec, TextLimits, parse_renditions
+from file_pipeline.processing.versions import (
+    RenditionSpec,
+    TextLimits,
+    VideoSettings,
+    parse_renditions,
+)
 from file_pipeline.processing.virus_scan import ScanSettings, UnscannablePolicy, version_of
 from file_pipeline.processing.workers import DeriveWorkers, default_workers
 from file_pipeline.states import Stage
@@ -25,6 +30,18 @@ class ProcessingResource(dg.ConfigurableResource):
         default="thumbnail:250:webp:80,preview:1440:jpeg:85",
         description="Renditions of clean images as name:longest-side:format:quality, "
         "comma-separated. Changing them makes existing thumbnails stale.",
+    )
+    video_poster_frames: str = Field(
+        default="10,50,90",
+        description="Where a video's poster frames are taken, in percent of its duration.",
+    )
+    video_web_rendition_height: int = Field(
+        default=0,
+        description="Height of an H.264 MP4 web rendition of each video (e.g. 720); 0: none. "
+        "Changing it makes existing thumbnails stale.",
+    )
+    video_web_rendition_max_mb: int = Field(
+        default=200, description="A larger web rendition is not kept (the stage fails)."
     )
     workers: int = Field(
         default=0, description="Worker processes decoding files in a run (0: one per core)."
@@ -79,6 +96,13 @@ class ProcessingResource(dg.ConfigurableResource):
     def rendition_specs(self) -> tuple[RenditionSpec, ...]:
         return parse_renditions(self.renditions)
 
+    def video_settings(self) -> VideoSettings:
+        return VideoSettings.parse(
+            self.video_poster_frames,
+            str(self.video_web_rendition_height),
+            str(self.video_web_rendition_max_mb),
+        )
+
     def spool(self, run_id: str) -> Spool:
         return Spool(spool_root(self.spool_dir), run_id)
 
@@ -89,6 +113,7 @@ class ProcessingResource(dg.ConfigurableResource):
             time_budget_seconds=self.time_budget_seconds,
             workers=self.workers or default_workers(),
             memory_limit_bytes=self.memory_budget_mb * MIB,
+            video=self.video_settings(),
         )
 
     def current_versions(self, scanner_version: str | None) -> dict[Stage, str | None]:

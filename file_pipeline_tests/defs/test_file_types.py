@@ -1,7 +1,8 @@
-"""What people upload, through the real pipeline with the daemon: HEIC and AVIF photos, a PDF,
-Word, Excel and PowerPoint files (made here with the libraries that write them), and a damaged
-Word file. A `dagster-daemon` on an environment of its own runs `file_events_sensor`, which
-launches the processing run, as deployed.
+"""What people upload, through the real pipeline with the daemon: HEIC and AVIF photos, videos
+(a phone's QuickTime with its location, a portrait MP4, a WebM), a PDF, Word, Excel and PowerPoint
+files (made here with ffmpeg's test sources and the libraries that write them), and a damaged
+Word file and video. A `dagster-daemon` on an environment of its own runs `file_events_sensor`,
+which launches the processing run, as deployed.
 """
 
 import io
@@ -21,6 +22,7 @@ from file_pipeline.db import outputs
 from file_pipeline.states import Stage
 from file_pipeline_tests.helpers import run_upload, uploaded_ids
 from file_pipeline_tests.services import daemon_environment
+from file_pipeline_tests.videos import make_video
 
 pytestmark = pytest.mark.stack
 
@@ -72,8 +74,26 @@ def _damaged_word(path: Path) -> None:
     path.write_bytes(buffer.getvalue())
 
 
+def _broken_video(path: Path) -> None:
+    """An MP4 cut after its first kilobytes: detected as MP4, unreadable as a video."""
+    whole = make_video(path.with_name("whole.mp4"))
+    path.write_bytes(whole.read_bytes()[:2048])
+    whole.unlink()
+
+
+PHONE_VIDEO_TAGS = {
+    "creation_time": "2026-05-01T10:20:30Z",
+    "com.apple.quicktime.location.ISO6709": "+48.8584+002.2945+035.000/",
+    "com.apple.quicktime.make": "Apple",
+}
+
+
 def test_every_new_file_type_is_processed_by_the_daemon(tmp_path: Path) -> None:
     makers = {
+        "phone.mov": lambda p: make_video(p, metadata=PHONE_VIDEO_TAGS),
+        "portrait.mp4": lambda p: make_video(p, size=(320, 240), rotate=90),
+        "screen.webm": lambda p: make_video(p, audio=False),
+        "broken.mp4": _broken_video,
         "phone.heic": lambda p: _photo(p, "HEIF", "Apple"),
         "camera.avif": lambda p: _photo(p, "AVIF", "Sony"),
         "record.docx": _word,
@@ -111,10 +131,28 @@ def test_every_new_file_type_is_processed_by_the_daemon(tmp_path: Path) -> None:
             )
             cameras = dict(
                 conn.execute(
-                    "SELECT file_id, camera_make FROM exif_metadata WHERE file_id = ANY(%s)",
+                    "SELECT file_id, camera_make FROM exif_metadata WHERE file_id = ANY(%s)"
+                    " AND camera_make IS NOT NULL",
                     (ids,),
                 ).fetchall()
             )
+            video_rows = {
+                by_id[r[0]]: r[1:]
+                for r in conn.execute(
+                    "SELECT file_id, width, height, orientation, gps_latitude, taken_at,"
+                    " exif->'video'->>'video_codec' FROM exif_metadata"
+                    " WHERE file_id = ANY(%s) AND exif ? 'video'",
+                    (ids,),
+                ).fetchall()
+            }
+            sizes = {
+                (by_id[r[0]], r[1]): (r[2], r[3])
+                for r in conn.execute(
+                    "SELECT file_id, rendition, width, height FROM thumbnails"
+                    " WHERE file_id = ANY(%s)",
+                    (ids,),
+                ).fetchall()
+            }
             found = {
                 query: [by_id[h["file_id"]] for h in file_rows.search(conn, query, "types", 5)]
                 for query in ("employee record", "Acme widgets", "quarterly pitch")
@@ -124,6 +162,9 @@ def test_every_new_file_type_is_processed_by_the_daemon(tmp_path: Path) -> None:
             ]
         pdf_preview = env.resources.storage.get_bytes(
             f"thumbnails/{rows['scan.pdf']['id']}/preview.jpg"
+        )
+        poster = env.resources.storage.get_bytes(
+            f"thumbnails/{rows['portrait.mp4']['id']}/poster_90.webp"
         )
 
     assert set(rows) == set(makers)
@@ -135,7 +176,34 @@ def test_every_new_file_type_is_processed_by_the_daemon(tmp_path: Path) -> None:
         assert results[photo][Stage.THUMBNAILS]["outcome"] == "done"
         assert "preview 600x800" in results[photo][Stage.THUMBNAILS]["detail"], "upright"
         assert renditions[rows[photo]["id"]] == 3 and rows[photo]["thumbhash"]
-    assert cameras == {rows["phone.heic"]["id"]: "Apple", rows["camera.avif"]["id"]: "Sony"}
+    assert cameras == {
+        rows["phone.heic"]["id"]: "Apple",
+        rows["camera.avif"]["id"]: "Sony",
+        rows["phone.mov"]["id"]: "Apple",
+    }
+
+    assert {rows[n]["content_type"] for n in ("phone.mov", "portrait.mp4", "screen.webm")} == {
+        "video/quicktime",
+        "video/mp4",
+        "video/webm",
+    }
+    for video in ("phone.mov", "portrait.mp4", "screen.webm"):
+        assert results[video][Stage.EXIF_METADATA]["outcome"] == "done"
+        assert results[video][Stage.THUMBNAILS]["detail"] == ("3 poster frames at 10 %, 50 %, 90 %")
+        assert renditions[rows[video]["id"]] == 6 and rows[video]["thumbhash"]
+    phone = video_rows["phone.mov"]
+    assert phone[:2] == (320, 240) and phone[3] == 48.8584 and phone[5] == "h264"
+    assert str(phone[4]) == "2026-05-01 10:20:30"
+    assert video_rows["portrait.mp4"][2] == 8, "rotation as EXIF orientation"
+    assert sizes["portrait.mp4", "preview"] == (240, 320), "poster frames upright"
+    assert sizes["portrait.mp4", "poster_10"] == (187, 250)
+    assert Image.open(io.BytesIO(poster)).size == (187, 250)
+    assert video_rows["screen.webm"][5] == "vp8"
+    broken = results["broken.mp4"]
+    for stage in (Stage.EXIF_METADATA, Stage.THUMBNAILS):
+        assert broken[stage]["outcome"] == "failed"
+        assert broken[stage]["error_type"].endswith(".VideoProcessingError")
+    assert rows["broken.mp4"]["status"] == "clean"
 
     pdf = results["scan.pdf"]
     assert pdf[Stage.EXIF_METADATA]["outcome"] == "skipped"

@@ -57,32 +57,33 @@ def test_uploaded_samples_are_scanned_extracted_rendered_indexed_and_notified(
     (request,) = data.run_requests
     batch = request.run_config["ops"]["virus_scan"]["config"]
     assert batch["topic"] == kafka.file_events_topic
-    assert sum(r["end"] - r["start"] + 1 for r in batch["ranges"]) == 6
+    assert sum(r["end"] - r["start"] + 1 for r in batch["ranges"]) == 7
     assert "fileMetadata" not in json.dumps(request.run_config), "offsets, not payloads"
     topic_id = kafka.topic_id(kafka.file_events_topic)
     assert request.run_key.startswith(f"{kafka.file_events_topic}@{topic_id}:")
-    assert request.tags["file_pipeline/events"] == "6"
+    assert request.tags["file_pipeline/events"] == "7"
     assert request.tags["file_pipeline/upload_runs"] == upload.run_id
-    assert sum(SensorCursor.parse(data.cursor).offsets.values()) >= 6
+    assert sum(SensorCursor.parse(data.cursor).offsets.values()) >= 7
     (lag,) = data.asset_events
     assert lag.asset_key == dg.AssetKey("file_events") and lag.metadata["consumer_lag"].value == 0
 
     run = pipeline.execute(request)
     assert run.success
-    photo, heic, docx, pdf, notes, eicar = (
+    photo, heic, video, docx, pdf, notes, eicar = (
         names["vacation-photo.jpg"],
         names["iphone-photo.heic"],
+        names["phone-video.mov"],
         names["expense-report.docx"],
         names["quarterly-report.pdf"],
         names["notes.txt"],
         names["eicar-test-file.txt"],
     )
-    clean = (photo, heic, docx, pdf, notes)
+    clean = (photo, heic, video, docx, pdf, notes)
     with postgres.connection() as conn:
         rows = file_rows.get_files(conn, ids)
         exif = conn.execute(
             "SELECT camera_make, camera_model, width, height, gps_latitude, processing_run_id"
-            " FROM exif_metadata WHERE file_id = ANY(%s) ORDER BY camera_make",
+            " FROM exif_metadata WHERE file_id = ANY(%s) ORDER BY camera_make, camera_model",
             (ids,),
         ).fetchall()
         thumbs = {
@@ -95,12 +96,14 @@ def test_uploaded_samples_are_scanned_extracted_rendered_indexed_and_notified(
     assert {rows[i]["status"] for i in clean} == {"clean"}
     assert rows[eicar]["status"] == "infected"
     assert exif == [
+        ("Apple", "iPhone 15", 480, 270, pytest.approx(41.3851, abs=1e-3), run.run_id),
         ("Apple", "iPhone 15 Pro", 640, 480, pytest.approx(43.775, abs=1e-3), run.run_id),
         ("Canon", "Canon EOS 5D Mark IV", 640, 480, pytest.approx(43.775, abs=1e-3), run.run_id),
     ]
     assert thumbs["thumbnail"][1:] == (250, 188)
     assert thumbs["medium"][1:] == thumbs["preview"][1:] == (640, 480), "never upscaled"
     assert rows[photo]["thumbhash"] and rows[heic]["thumbhash"] and rows[pdf]["thumbhash"]
+    assert rows[video]["thumbhash"]
     assert rows[notes]["thumbhash"] is None
     assert rows[docx]["sensitive_data"] == {"email": 1, "payment_card": 1}
     assert rows[notes]["sensitive_data"] == {} and rows[photo]["sensitive_data"] is None
@@ -131,7 +134,7 @@ def test_uploaded_samples_are_scanned_extracted_rendered_indexed_and_notified(
     assert notified[docx]["sensitiveData"] == {"email": 1, "payment_card": 1}
     assert "4111" not in json.dumps(notified[docx]), "counts, never the values"
     assert notified[eicar]["kind"] == "infected"
-    assert _count(postgres, "SELECT count(*) FROM notifications WHERE file_id = ANY(%s)", ids) == 6
+    assert _count(postgres, "SELECT count(*) FROM notifications WHERE file_id = ANY(%s)", ids) == 7
     materialized = {
         key.to_user_string()
         for key in (e.asset_key for e in run.get_asset_materialization_events())
@@ -145,21 +148,21 @@ def test_uploaded_samples_are_scanned_extracted_rendered_indexed_and_notified(
     }
     (scan,) = run.asset_materializations_for_node("virus_scan")
     assert scan.metadata["files_infected"].value == 1
-    assert scan.metadata["files_processed"].value == 6
+    assert scan.metadata["files_processed"].value == 7
 
     # The same batch again (re-execution, or a cursor reset): exactly one output per file.
     assert pipeline.execute(request).success
-    assert _count(postgres, "SELECT count(*) FROM exif_metadata WHERE file_id = ANY(%s)", ids) == 2
-    assert _count(postgres, "SELECT count(*) FROM thumbnails WHERE file_id = ANY(%s)", ids) == 9
-    assert _count(postgres, "SELECT count(*) FROM search_index WHERE file_id = ANY(%s)", ids) == 5
-    assert _count(postgres, "SELECT count(*) FROM notifications WHERE file_id = ANY(%s)", ids) == 6
+    assert _count(postgres, "SELECT count(*) FROM exif_metadata WHERE file_id = ANY(%s)", ids) == 3
+    assert _count(postgres, "SELECT count(*) FROM thumbnails WHERE file_id = ANY(%s)", ids) == 15
+    assert _count(postgres, "SELECT count(*) FROM search_index WHERE file_id = ANY(%s)", ids) == 6
+    assert _count(postgres, "SELECT count(*) FROM notifications WHERE file_id = ANY(%s)", ids) == 7
     assert len(storage.list_keys(f"thumbnails/{photo}/")) == 3
     on_topic = [
         m
         for m in read_topic(kafka, kafka.notifications_topic)
         if json.loads(m.value())["fileId"] in ids
     ]
-    assert len(on_topic) == 6, "a redelivered batch publishes no second notification"
+    assert len(on_topic) == 7, "a redelivered batch publishes no second notification"
 
     assert pipeline.tick().run_requests == []
 

@@ -5,6 +5,7 @@ import pytest
 
 from file_pipeline.processing.applicability import (
     MAX_DECODE_BYTES,
+    MAX_VIDEO_BYTES,
     applies_sql,
     has_renditions,
     is_picture,
@@ -24,17 +25,24 @@ CASES = [
     ("text/plain", 10),
     ("application/vnd.openxmlformats-officedocument.wordprocessingml.document", 10),
     ("video/mp4", 10),
+    ("VIDEO/WEBM", MAX_DECODE_BYTES + 1),
+    ("video/quicktime; codecs=hvc1", MAX_VIDEO_BYTES),
+    ("video/x-msvideo", MAX_VIDEO_BYTES + 1),
+    ("video/unknown", 10),
     (None, 10),
     ("", 10),
 ]
 
 
-def test_pictures_get_exif_and_renditions_pdfs_renditions_only() -> None:
+def test_pictures_and_videos_get_exif_and_renditions_pdfs_renditions_only() -> None:
     assert is_picture("image/png") and not is_picture("application/pdf") and not is_picture(None)
     assert has_renditions("application/pdf") and has_renditions("image/heic")
     assert not has_renditions("text/plain")
     assert not_applicable(Stage.EXIF_METADATA, "application/pdf", 10) == (
-        "not an image (application/pdf)"
+        "not an image or a video (application/pdf)"
+    )
+    assert not_applicable(Stage.THUMBNAILS, "text/plain", 10) == (
+        "not an image, a PDF or a video (text/plain)"
     )
     assert not_applicable(Stage.THUMBNAILS, "application/pdf", 10) is None
     assert not_applicable(Stage.THUMBNAILS, "image/jpeg", MAX_DECODE_BYTES + 1) == (

@@ -21,6 +21,7 @@ from file_pipeline.processing.notify import NotifyContext, notify_batch
 from file_pipeline.processing.versions import (
     CODE_VERSIONS,
     TextLimits,
+    VideoSettings,
     exif_version,
     parse_renditions,
     search_index_version,
@@ -116,7 +117,9 @@ def _derived_specs() -> list[dg.AssetSpec]:
             code_version=exif_version(),
             description=(
                 "EXIF metadata (camera, timestamps, GPS, dimensions, orientation) of clean images, "
-                "upserted into `exif_metadata` (jsonb plus columns people query)."
+                "and of videos what ffprobe reads from the container (duration, codec, frame "
+                "rate, rotation, creation time, camera and location), upserted into "
+                "`exif_metadata` (jsonb plus columns people query)."
             ),
         ),
         dg.AssetSpec(
@@ -126,13 +129,20 @@ def _derived_specs() -> list[dg.AssetSpec]:
             kinds={"s3", "postgres"},
             owners=OWNERS,
             code_version=thumbnails_version(
-                parse_renditions(settings.THUMBNAIL_RENDITIONS.value())
+                parse_renditions(settings.THUMBNAIL_RENDITIONS.value()),
+                VideoSettings.parse(
+                    settings.VIDEO_POSTER_FRAMES.value(),
+                    settings.VIDEO_WEB_RENDITION_HEIGHT.value(),
+                    settings.VIDEO_WEB_RENDITION_MAX_MB.value(),
+                ),
             ),
             description=(
-                "Renditions of clean images (JPEG, PNG, GIF, WebP, TIFF, BMP, HEIC, AVIF) and "
-                "of PDFs' first page (THUMBNAIL_RENDITIONS; by default a 250 px and a 720 px "
-                "WebP and a 1440 px JPEG), EXIF orientation applied, under "
-                "`thumbnails/<file-id>/`, and a ThumbHash placeholder on the file's row."
+                "Renditions of clean images (JPEG, PNG, GIF, WebP, TIFF, BMP, HEIC, AVIF), "
+                "of PDFs' first page and of videos' middle poster frame (THUMBNAIL_RENDITIONS; "
+                "by default a 250 px and a 720 px WebP and a 1440 px JPEG), orientation "
+                "applied, under `thumbnails/<file-id>/`, and a ThumbHash placeholder on the "
+                "file's row. Videos also get `poster_<percent>` frames (VIDEO_POSTER_FRAMES) "
+                "and, when VIDEO_WEB_RENDITION_HEIGHT is set, an H.264 MP4 web rendition."
             ),
         ),
         dg.AssetSpec(
