@@ -16,8 +16,10 @@ from PIL import Image
 
 from file_pipeline.cli import main
 from file_pipeline.db import reprocess as requests
-from file_pipeline.resources import PostgresResource
+from file_pipeline.processing.video import probe
+from file_pipeline.resources import ObjectStorageResource, PostgresResource
 from file_pipeline_tests.helpers import Pipeline, run_delete, run_upload, uploaded_ids
+from file_pipeline_tests.videos import make_video
 
 pytestmark = pytest.mark.stack
 
@@ -222,3 +224,42 @@ def test_status_counts_every_stage_and_says_what_failed(
     text = runner.invoke(main, ["status"])
     assert text.exit_code == 0 and "top failure reasons" in text.output
     assert "ImageProcessingError" in text.output
+
+
+def test_turning_on_the_web_rendition_makes_videos_thumbnails_stale_and_reprocess_makes_it(
+    pipeline: Pipeline,
+    definitions: dg.Definitions,
+    instance: dg.DagsterInstance,
+    postgres: PostgresResource,
+    storage: ObjectStorageResource,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    user = _user()
+    make_video(tmp_path / "talk.mp4", size=(640, 360))
+    (video,) = uploaded_ids(run_upload(definitions, instance, [tmp_path], uploaded_by=user))
+    pipeline.drain()
+    before = _renditions(postgres, video)
+    assert set(before) == {"thumbnail", "medium", "preview", "poster_10", "poster_50", "poster_90"}
+
+    monkeypatch.setenv("VIDEO_WEB_RENDITION_HEIGHT", "240")
+    runner = CliRunner()
+    planned = runner.invoke(main, ["reprocess", "--stale", "--stage", "thumbnails", "--user", user])
+    assert planned.exit_code == 0, planned.output
+    assert "1 files to reprocess in stages thumbnails" in planned.output
+    request_id = _request_id(planned.output)
+    runs = [
+        run
+        for request, run in pipeline.reprocess(_first_batch_cursor(postgres, request_id))
+        if request.tags["file_pipeline/reprocess_request"] == str(request_id)
+    ]
+    assert [run.success for run in runs] == [True]
+
+    after = _renditions(postgres, video)
+    assert set(after) == {*before, "web_240p"}
+    assert after["web_240p"][:2] == (426, 240)
+    assert len({row[2] for row in after.values()}) == 1 and "-video-" in after["web_240p"][2]
+    web = tmp_path / "web.mp4"
+    web.write_bytes(storage.get_bytes(f"thumbnails/{video}/web_240p.mp4"))
+    info = probe(web, "video/mp4", timeout=30)
+    assert (info.codec, info.height, info.audio_codec) == ("h264", 240, "aac")
