@@ -110,9 +110,7 @@ def _digest(value: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
-def thumbnails_version(
-    specs: tuple[RenditionSpec, ...], video: VideoSettings | None = None
-) -> str:
+def thumbnails_version(specs: tuple[RenditionSpec, ...], video: VideoSettings | None = None) -> str:
     """The renditions' digest; the video settings join it only when changed from their defaults,
     so turning on the web rendition makes thumbnails stale but the defaults keep today's."""
     version = f"{CODE_VERSIONS[Stage.THUMBNAILS]}-{_digest([asdict(s) for s in specs])}"

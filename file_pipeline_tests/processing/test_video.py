@@ -53,6 +53,7 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "portrait": make_video(folder / "portrait.mp4", size=(320, 240), rotate=90),
         "webm": make_video(folder / "screen.webm", size=(320, 240), audio=False),
         "avi": make_video(folder / "old.avi", size=(320, 240)),
+        "mkv": make_video(folder / "film.mkv", size=(320, 240)),
     }
 
 
@@ -110,9 +111,13 @@ def test_rotation_gives_the_exif_orientation_and_upright_poster_frames(
 
 @pytest.mark.parametrize(
     ("name", "content_type", "codec"),
-    [("webm", "video/webm", "vp8"), ("avi", "video/x-msvideo", "mpeg4")],
+    [
+        ("webm", "video/webm", "vp8"),
+        ("avi", "video/x-msvideo", "mpeg4"),
+        ("mkv", "video/x-matroska", "h264"),
+    ],
 )
-def test_webm_and_avi_are_read_too(
+def test_webm_avi_and_matroska_are_read_too(
     videos: dict[str, Path], name: str, content_type: str, codec: str
 ) -> None:
     products = _derive(videos[name], content_type)
