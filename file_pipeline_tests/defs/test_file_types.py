@@ -1,8 +1,8 @@
 """What people upload, through the real pipeline with the daemon: HEIC and AVIF photos, videos
-(a phone's QuickTime with its location, a portrait MP4, a WebM), a PDF, Word, Excel and PowerPoint
-files (made here with ffmpeg's test sources and the libraries that write them), and a damaged
-Word file and video. A `dagster-daemon` on an environment of its own runs `file_events_sensor`,
-which launches the processing run, as deployed.
+(a phone's QuickTime with its location, a portrait MP4, WebM, AVI, Matroska), a PDF, Word, Excel
+and PowerPoint files (made here with ffmpeg's test sources and the libraries that write them),
+and a damaged Word file and video. A `dagster-daemon` on an environment of its own runs
+`file_events_sensor`, which launches the processing run, as deployed.
 """
 
 import io
@@ -93,6 +93,8 @@ def test_every_new_file_type_is_processed_by_the_daemon(tmp_path: Path) -> None:
         "phone.mov": lambda p: make_video(p, metadata=PHONE_VIDEO_TAGS),
         "portrait.mp4": lambda p: make_video(p, size=(320, 240), rotate=90),
         "screen.webm": lambda p: make_video(p, audio=False),
+        "old.avi": make_video,
+        "film.mkv": make_video,
         "broken.mp4": _broken_video,
         "phone.heic": lambda p: _photo(p, "HEIF", "Apple"),
         "camera.avif": lambda p: _photo(p, "AVIF", "Sony"),
@@ -187,7 +189,7 @@ def test_every_new_file_type_is_processed_by_the_daemon(tmp_path: Path) -> None:
         "video/mp4",
         "video/webm",
     }
-    for video in ("phone.mov", "portrait.mp4", "screen.webm"):
+    for video in ("phone.mov", "portrait.mp4", "screen.webm", "old.avi", "film.mkv"):
         assert results[video][Stage.EXIF_METADATA]["outcome"] == "done"
         assert results[video][Stage.THUMBNAILS]["detail"] == ("3 poster frames at 10 %, 50 %, 90 %")
         assert renditions[rows[video]["id"]] == 6 and rows[video]["thumbhash"]
@@ -199,6 +201,14 @@ def test_every_new_file_type_is_processed_by_the_daemon(tmp_path: Path) -> None:
     assert sizes["portrait.mp4", "poster_10"] == (187, 250)
     assert Image.open(io.BytesIO(poster)).size == (187, 250)
     assert video_rows["screen.webm"][5] == "vp8"
+    assert (rows["old.avi"]["content_type"], video_rows["old.avi"][5]) == (
+        "video/x-msvideo",
+        "mpeg4",
+    )
+    assert (rows["film.mkv"]["content_type"], video_rows["film.mkv"][5]) == (
+        "video/x-matroska",
+        "h264",
+    )
     broken = results["broken.mp4"]
     for stage in (Stage.EXIF_METADATA, Stage.THUMBNAILS):
         assert broken[stage]["outcome"] == "failed"
