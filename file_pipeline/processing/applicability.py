@@ -17,7 +17,6 @@ PDF = "application/pdf"
 VIDEO_TYPES = (
     "video/mp4",
     "video/quicktime",
-    "video/3gpp",
     "video/webm",
     "video/x-matroska",
     "video/x-msvideo",

@@ -33,7 +33,6 @@ from file_pipeline.processing.versions import VideoSettings
 DEMUXERS: dict[str, str] = {
     "video/mp4": "mov",
     "video/quicktime": "mov",
-    "video/3gpp": "mov",
     "video/webm": "matroska",
     "video/x-matroska": "matroska",
     "video/x-msvideo": "avi",
