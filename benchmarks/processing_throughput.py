@@ -26,7 +26,6 @@ import io
 import logging
 import os
 import random
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -86,6 +85,8 @@ class Measured:
     peak_rss_mb: float
     phases: dict[str, float] | None = None
     """Where the pipeline's wall time went (seconds from the events' acknowledgement)."""
+    processes: dict[str, float] | None = None
+    """CPU seconds by kind of process during the measurement."""
 
     @property
     def files_per_second(self) -> float:
@@ -107,7 +108,7 @@ def baseline(
     client = storage.get_client()  # type: ignore[attr-defined]
     bucket = storage.bucket  # type: ignore[attr-defined]
     specs = parse_renditions(settings.THUMBNAIL_RENDITIONS.value())  # what the pipeline makes
-    cpu, started = cpu_seconds(), time.perf_counter()
+    cpu, started, processes = cpu_seconds(), time.perf_counter(), ProcessCpu()
     for key in keys:
         data = client.get_object(Bucket=bucket, Key=key)["Body"].read()
         verdict = scanner.scan_bytes(data)
@@ -129,7 +130,13 @@ def baseline(
         time.perf_counter() - started,
         cpu_seconds() - cpu,
         rss_of_self(),
+        processes=_finish(processes),
     )
+
+
+def _finish(processes: ProcessCpu) -> dict[str, float]:
+    processes.sample()
+    return processes.by_kind()
 
 
 def steal_note() -> str:
@@ -163,15 +170,14 @@ def pipeline(photos: list[Path], workers: int, folder: Path) -> Measured:
         )
         ids = [m.id for m in result.stored]
         relay_outbox(postgres, kafka, LOG)
-        cpu, started = cpu_seconds(), time.perf_counter()
-        peak = 0.0
+        cpu, started, processes = cpu_seconds(), time.perf_counter(), ProcessCpu()
         while True:
             with postgres.connection() as conn:
                 done = file_rows.processed_ids(conn, ids)
-            peak = max(peak, tree_rss_mb())
+            processes.sample()
             if len(done) == len(ids):
                 break
-            time.sleep(0.2)
+            time.sleep(0.25)
         seconds = time.perf_counter() - started
         phases = run_phases(time.time() - seconds)
     return Measured(
@@ -179,8 +185,9 @@ def pipeline(photos: list[Path], workers: int, folder: Path) -> Measured:
         len(ids),
         seconds,
         cpu_seconds() - cpu,
-        peak,
+        processes.peak_rss_mb,
         phases,
+        _finish(processes),
     )
 
 
@@ -212,15 +219,75 @@ def run_phases(acknowledged_at: float) -> dict[str, float]:
     return phases
 
 
-def tree_rss_mb() -> float:
-    """Resident memory of every dagster process on the machine (daemon, runs, workers)."""
-    out = subprocess.run(["ps", "-eo", "rss,args"], capture_output=True, text=True).stdout
-    total = 0
-    for line in out.splitlines()[1:]:
-        rss, _, args = line.strip().partition(" ")
-        if "dagster" in args or "forkserver" in args or "multiprocessing" in args:
-            total += int(rss)
-    return total / 1024
+PROCESS_KINDS = [
+    ("decoding workers", ("multiprocessing.forkserver",)),
+    # The code server starts each run in a process of its own with multiprocessing's spawn.
+    ("run process", ("multiprocessing.spawn", "api execute_run")),
+    ("code server", ("api grpc", "code-server", "grpc")),
+    ("daemon", ("dagster-daemon",)),
+    ("postgres", ("postgres",)),
+    ("kafka", ("java",)),
+    ("minio", ("minio",)),
+    ("clamd", ("clamd",)),
+]
+
+
+DAGSTER_KINDS = {"decoding workers", "run process", "code server", "daemon"}
+
+
+class ProcessCpu:
+    """CPU seconds by kind of process (daemon, run, workers, services) over a measurement, and
+    the peak resident memory of Dagster's processes (daemon, code server, runs, workers) summed,
+    sampled from /proc (no subprocess, so sampling costs the pipeline little CPU): a process
+    that exits between samples loses its last interval."""
+
+    def __init__(self) -> None:
+        self.tick = os.sysconf("SC_CLK_TCK")
+        self.page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.kind: dict[int, str] = {}
+        self.peak_rss_mb = 0.0
+        self.sample(first=True)
+
+    def sample(self, *, first: bool = False) -> None:
+        rss_mb = 0.0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            try:  # read each time: a process forked by another has its parent's until it execs
+                stat = (entry / "stat").read_text()
+                args = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            kind = _kind_of(args or stat.split(")")[0])
+            if kind != "other" or pid not in self.kind:  # an unreadable cmdline keeps its kind
+                self.kind[pid] = kind
+            fields = stat.rsplit(")", 1)[1].split()
+            used = (int(fields[11]) + int(fields[12])) / self.tick
+            if self.kind[pid] in DAGSTER_KINDS:
+                rss_mb += int(fields[21]) * self.page_mb
+            if first:
+                self.first[pid] = used
+            else:
+                self.first.setdefault(pid, 0.0)
+            self.last[pid] = used
+        self.peak_rss_mb = max(self.peak_rss_mb, rss_mb)
+
+    def by_kind(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for pid, used in self.last.items():
+            kind = self.kind.get(pid, "other")
+            totals[kind] = totals.get(kind, 0.0) + used - self.first.get(pid, 0.0)
+        return dict(sorted(totals.items(), key=lambda item: -item[1]))
+
+
+def _kind_of(args: str) -> str:
+    for kind, needles in PROCESS_KINDS:
+        if any(needle in args for needle in needles):
+            return kind
+    return "benchmark" if "processing_throughput" in args else "other"
 
 
 def plot(results: list[Measured], base: Measured, workers: list[int], path: Path) -> None:
@@ -287,6 +354,14 @@ def main() -> None:
                 for name, value in measured.phases.items()
             )
             print(f"{measured.label}: {parts}")
+    for measured in [before, after, *results]:
+        if measured.processes:
+            parts = ", ".join(
+                f"{kind} {seconds:.1f}"
+                for kind, seconds in measured.processes.items()
+                if seconds >= 0.05
+            )
+            print(f"{measured.label} CPU s by process: {parts}")
     print(f"ratios are to the faster plain loop ({base.label}); steal: {steal_note()}")
     print("target: pipeline >= 1.5x the plain loop on 2 cores, growing with workers")
     args.plot.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,34 @@ from file_pipeline.cli.runtime import load_definitions
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+DECODER_MODULES = (
+    "PIL",
+    "pillow_heif",
+    "pypdf",
+    "pypdfium2",
+    "phonenumbers",
+    "stdnum",
+    "docx",
+    "openpyxl",
+    "file_pipeline.processing.derive",
+)
+
+
+def test_loading_the_code_location_imports_no_decoder() -> None:
+    """The code server and every run's process load the definitions; the decoders load only in
+    the decoding workers (part of what a run's start costs)."""
+    script = (
+        "import sys\n"
+        "from file_pipeline.cli.runtime import load_definitions\n"
+        "load_definitions().resolve_all_job_defs()\n"
+        f"print(','.join(m for m in {DECODER_MODULES!r} if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "", f"loaded by the definitions: {out.stdout.strip()}"
+
+
 def test_definitions_load_without_connecting_anywhere() -> None:
     """Every service address points at a closed port: loading must not notice."""
     closed = {

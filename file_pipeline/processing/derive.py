@@ -13,52 +13,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
 from file_pipeline.processing.applicability import PDF, is_picture, is_video, media_type
-from file_pipeline.processing.exif import ExifResult, exif_of
+from file_pipeline.processing.exif import exif_of
 from file_pipeline.processing.failures import classify
 from file_pipeline.processing.images import guarded_decode, open_image
 from file_pipeline.processing.pdf_preview import first_page_image
-from file_pipeline.processing.sensitive_data import SensitiveDataScan, find_sensitive_data
+from file_pipeline.processing.products import DeriveRequest, Product, Rendition
+from file_pipeline.processing.sensitive_data import find_sensitive_data
 from file_pipeline.processing.text_extraction import extract_text, has_text_extractor
-from file_pipeline.processing.thumbnails import Rendition, render
-from file_pipeline.processing.versions import RenditionSpec, TextLimits, VideoSettings
+from file_pipeline.processing.thumbnails import render
+from file_pipeline.processing.versions import RenditionSpec
 from file_pipeline.processing.video import VideoInfo, poster_frames, probe, web_rendition
 from file_pipeline.states import Outcome, Stage
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class DeriveRequest:
-    file_id: str
-    path: str
-    """The file's bytes, fetched once for the run (the spool)."""
-    content_type: str
-    filename: str
-    stages: frozenset[Stage]
-    renditions: tuple[RenditionSpec, ...]
-    text_limits: TextLimits
-    time_budget_seconds: float
-    video: VideoSettings = field(default_factory=VideoSettings)
-
-
-@dataclass(frozen=True)
-class Product:
-    """One derived stage's result for one file."""
-
-    outcome: Outcome
-    detail: str
-    error_type: str | None = None
-    exif: ExifResult | None = None
-    renditions: tuple[Rendition, ...] = field(default=())
-    placeholder: str | None = None
-    """ThumbHash (base64) of the picture the renditions were made from."""
-    text: str | None = None
-    sensitive_data: SensitiveDataScan | None = None
 
 
 def derive(request: DeriveRequest) -> dict[Stage, Product]:

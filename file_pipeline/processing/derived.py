@@ -28,7 +28,7 @@ from file_pipeline.processing.batch import (
     chunks,
     not_clean_reason,
 )
-from file_pipeline.processing.derive import DeriveRequest, Product
+from file_pipeline.processing.products import DeriveRequest, Product
 from file_pipeline.processing.spool import Spool
 from file_pipeline.processing.text_extraction import has_text_extractor, searchable_filename
 from file_pipeline.processing.versions import (

@@ -7,7 +7,6 @@ jsonb always accepts (no NaN, NUL, lone surrogates, absurd nesting or sizes).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +14,7 @@ from PIL import ExifTags, Image
 
 from file_pipeline.processing import normalize
 from file_pipeline.processing.images import guarded_decode, open_image
+from file_pipeline.processing.products import ExifResult
 
 _EXIF_IFD = 0x8769
 _GPS_IFD = 0x8825
@@ -24,24 +24,6 @@ _MODEL = 0x0110
 _DATETIME = 0x0132
 _DATETIME_ORIGINAL = 0x9003
 MAX_TEXT_COLUMN = 256
-
-
-@dataclass(frozen=True)
-class ExifResult:
-    width: int
-    height: int
-    image_format: str
-    camera_make: str | None = None
-    camera_model: str | None = None
-    taken_at: datetime | None = None
-    orientation: int | None = None
-    gps_latitude: float | None = None
-    gps_longitude: float | None = None
-    tags: dict[str, Any] = field(default_factory=dict)
-    """Every tag, already normalised to storable JSON."""
-
-    def tags_json(self) -> str:
-        return normalize.json_dumps_storable(self.tags)
 
 
 def extract_exif(data: bytes) -> ExifResult:

@@ -66,33 +66,12 @@ from stdnum.fr import nir
 from stdnum.it import codicefiscale
 from stdnum.us import ssn
 
+from file_pipeline.processing.products import SensitiveDataScan
 from file_pipeline.states import SensitiveKind
 
 __all__ = ["DEFAULT_MAX_CHARS", "SensitiveDataScan", "SensitiveKind", "find_sensitive_data"]
 
 DEFAULT_MAX_CHARS = 200_000
-
-
-@dataclass(frozen=True)
-class SensitiveDataScan:
-    """How many of each kind of sensitive data a text holds.
-
-    `counts` has only the kinds found (count > 0), in `SensitiveKind` order. `partial` says why
-    the scan stopped before the end (the character cap or the time budget), in which case the
-    counts are a lower bound.
-    """
-
-    counts: dict[SensitiveKind, int]
-    partial: str | None = None
-
-    def as_json(self) -> dict[str, int]:
-        """The counts keyed by kind name, e.g. {"email": 2}, for a jsonb column."""
-        return {kind.value: count for kind, count in self.counts.items()}
-
-    @property
-    def total(self) -> int:
-        """All findings, every kind together."""
-        return sum(self.counts.values())
 
 
 @dataclass(frozen=True)

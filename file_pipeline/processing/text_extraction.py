@@ -20,8 +20,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pypdf import PasswordType, PdfReader
-
 from file_pipeline.errors import FilePipelineError
 from file_pipeline.processing import applicability
 from file_pipeline.processing.normalize import storable_text
@@ -191,6 +189,8 @@ def _pdf_text(
 
     def failure(reason: str) -> TextExtractionError:
         return TextExtractionError(reason, filename=filename, content_type=content_type)
+
+    from pypdf import PasswordType, PdfReader  # here: the run's process never loads pypdf
 
     try:
         reader = PdfReader(io.BytesIO(data))

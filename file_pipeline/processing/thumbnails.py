@@ -19,21 +19,12 @@ from PIL import Image, ImageOps
 from file_pipeline import settings
 from file_pipeline.processing.images import guarded_decode, open_image
 from file_pipeline.processing.placeholders import thumbhash_of
+from file_pipeline.processing.products import Rendition
 from file_pipeline.processing.versions import RenditionSpec, parse_renditions
 
 DEFAULT_RENDITIONS = parse_renditions(settings.DEFAULT_RENDITIONS)
 # ICC profiles describe RGB data only when the source was RGB; any other one would be wrong.
 _ICC_SAFE_MODES = ("RGB", "RGBA")
-
-
-@dataclass(frozen=True)
-class Rendition:
-    name: str
-    data: bytes
-    content_type: str
-    extension: str
-    width: int
-    height: int
 
 
 @dataclass(frozen=True)

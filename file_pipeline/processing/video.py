@@ -27,7 +27,7 @@ from PIL import Image
 
 from file_pipeline.errors import FilePipelineError
 from file_pipeline.processing import normalize
-from file_pipeline.processing.exif import ExifResult
+from file_pipeline.processing.products import ExifResult
 from file_pipeline.processing.versions import VideoSettings
 
 DEMUXERS: dict[str, str] = {

@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 import docx
 import openpyxl
+import pillow_heif
 import pptx
 import pytest
 from PIL import Image
@@ -23,6 +24,8 @@ from file_pipeline.states import Stage
 from file_pipeline_tests.helpers import run_upload, uploaded_ids
 from file_pipeline_tests.services import daemon_environment
 from file_pipeline_tests.videos import make_video
+
+pillow_heif.register_heif_opener()  # the HEIC sample is written here, in the test's process
 
 pytestmark = pytest.mark.stack
 

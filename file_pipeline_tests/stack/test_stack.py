@@ -77,6 +77,28 @@ def test_postgres_databases_answer(running_stack: list[stack.ServiceStatus], dat
         assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
+def test_postgres_trusts_loopback_and_listens_on_it_only(
+    running_stack: list[stack.ServiceStatus],
+) -> None:
+    """The cluster takes the stack's own hba file, which trusts local connections (no SCRAM key
+    derivation on each of the many connections Dagster's storage opens), and that is safe only
+    because the server listens on localhost alone."""
+    import psycopg
+
+    from file_pipeline.stack.postgres import Postgres
+
+    with psycopg.connect(settings.DAGSTER_PG_URL.default, connect_timeout=5) as conn:
+        assert conn.execute("SHOW listen_addresses").fetchone() == ("localhost",)
+        (hba_file,) = conn.execute("SHOW hba_file").fetchone() or ("",)
+        rules = conn.execute(
+            "SELECT type, address, auth_method, error FROM pg_hba_file_rules"
+        ).fetchall()
+    assert Path(hba_file) == Postgres().hba_file
+    assert all(error is None for *_, error in rules), rules
+    assert ("host", "127.0.0.1", "trust", None) in rules
+    assert {auth for _, _, auth, _ in rules} == {"trust"}
+
+
 def test_kafka_answers_admin_requests(running_stack: list[stack.ServiceStatus]) -> None:
     from confluent_kafka.admin import AdminClient
 
