@@ -210,19 +210,7 @@ def _decode_and_record(
             for stage in w.decode:
                 recorders[stage].record(w.item, lambda _c, o=outcome: _blob_failed(o))
             continue
-        ready.append(
-            DeriveRequest(
-                file_id=file_id,
-                path=str(ctx.spool.path(file_id)),
-                content_type=w.row["content_type"] or "",
-                filename=w.row["filename"],
-                stages=frozenset(w.decode),
-                renditions=ctx.settings.renditions,
-                text_limits=ctx.settings.text_limits,
-                time_budget_seconds=ctx.settings.time_budget_seconds,
-                video=ctx.settings.video,
-            )
-        )
+        ready.append(_request(ctx, w.row, frozenset(w.decode)))
     uploads: list[tuple[Work, dict[Stage, Product], Future[Any]]] = []
     for request, products in workers.derive_all(ready):
         w = by_id[request.file_id]
@@ -232,6 +220,34 @@ def _decode_and_record(
         uploaded = upload.result()
         _record_products(ctx, conn, recorders, w, products, uploaded)
         ctx.spool.discard(w.item.file_id)
+
+
+def _request(ctx: DerivedContext, row: Row, stages: frozenset[Stage]) -> DeriveRequest:
+    return DeriveRequest(
+        file_id=row["id"],
+        path=str(ctx.spool.path(row["id"])),
+        content_type=row["content_type"] or "",
+        filename=row["filename"],
+        stages=stages,
+        renditions=ctx.settings.renditions,
+        text_limits=ctx.settings.text_limits,
+        time_budget_seconds=ctx.settings.time_budget_seconds,
+        video=ctx.settings.video,
+    )
+
+
+def decode_ahead(ctx: DerivedContext, row: Row) -> bool:
+    """Start decoding a newly uploaded file the scan has just found clean, while the scan goes on
+    with the rest of the batch, for the stages the derived step asks of a file with no outputs
+    yet. Nothing is written here: the derived step plans the file as usual and takes this
+    result only if it asks for exactly the same decode (otherwise it decodes again). False when
+    nothing was started."""
+    if not ctx.spool.has(row["id"]):
+        return False
+    stages = frozenset(
+        stage for stage in ctx.stages if applicable(stage, row) is None and needs_bytes(stage, row)
+    )
+    return bool(stages) and ctx.workers.schedule_ahead(_request(ctx, row, stages))
 
 
 def _ensure_spooled(ctx: DerivedContext, row: Row) -> None:

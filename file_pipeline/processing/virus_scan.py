@@ -13,6 +13,7 @@ its row describes?), and into the run's spool for the derived stages. Verdicts:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import Enum
@@ -71,6 +72,9 @@ class ScanContext:
     settings: ScanSettings
     run_id: str | None
     log: Logger
+    on_clean: Callable[[Row], object] | None = None
+    """Called with the row of each newly uploaded file found clean, as soon as it is (the
+    derived stages start decoding it while the rest of the batch is scanned)."""
 
 
 class ScanTimedOutError(FilePipelineError):
@@ -139,9 +143,11 @@ def scan_batch(ctx: ScanContext, items: list[WorkItem]) -> StageReport:
                 for index, future in todo.items():
                     item, row = chunk[index], rows[chunk[index].file_id]
                     fetched = future.result()  # an outage propagates: the run fails
-                    recorder.record(
+                    outcome = recorder.record(
                         item, lambda c, f=fetched, r=row: record_scan(ctx, recorder, c, r, f)
                     )
+                    if ctx.on_clean and outcome.status is FileStatus.CLEAN and not item.reprocess:
+                        ctx.on_clean(row)
                 recorder.commit()
     return recorder.report
 

@@ -10,6 +10,11 @@ process instead (no isolation: for debugging).
 The decoders are imported by the workers (the forkserver preloads them once), never by the
 process that owns the pool: a run's process and the code server load the code location without
 Pillow, pypdf or the sensitive-data validators, which is that much less of every run's start.
+
+A file can be scheduled ahead (`schedule_ahead`): the scan hands over each file it finds clean
+while the rest of the batch is still being scanned, so the workers are busy from the first clean
+file on instead of from the end of the scan; `derive_all` takes that result when it asks for the
+same request.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import contextlib
 import multiprocessing
 import os
 import resource
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, TimeoutError, as_completed
 
@@ -56,6 +62,10 @@ class DeriveWorkers:
         self.workers = workers
         self.timeout_grace_seconds = timeout_grace_seconds
         self._pool: ProcessPool | None = None
+        self._ahead: dict[str, tuple[DeriveRequest, Future[dict[Stage, Product]]]] = {}
+        self._ahead_lock = threading.Lock()
+        self.taken_ahead = 0
+        """Files whose decode, started ahead, `derive_all` took (the rest were decoded anew)."""
         if workers > 0:
             context = multiprocessing.get_context("forkserver")
             context.set_forkserver_preload(DECODERS)
@@ -80,7 +90,48 @@ class DeriveWorkers:
             with contextlib.suppress(RuntimeError):  # closed meanwhile: nothing to start
                 self._pool.schedule(os.getpid)
 
+    def schedule_ahead(self, request: DeriveRequest) -> bool:
+        """Start decoding `request` now, before `derive_all` asks for it; False when there is
+        nothing to start it on (no worker processes, or the pool is closed)."""
+        if self._pool is None:
+            return False
+        with self._ahead_lock:
+            if request.file_id in self._ahead:
+                return True
+            try:
+                future = self._schedule(request)
+            except RuntimeError:  # the pool was closed meanwhile
+                return False
+            self._ahead[request.file_id] = (request, future)
+        return True
+
+    def _schedule(self, request: DeriveRequest) -> Future[dict[Stage, Product]]:
+        assert self._pool is not None
+        return self._pool.schedule(
+            derive_in_worker,
+            args=(request,),
+            timeout=request.time_budget_seconds + self.timeout_grace_seconds,
+        )
+
+    def _take_ahead(self, request: DeriveRequest) -> Future[dict[Stage, Product]] | None:
+        """The future of a file scheduled ahead with exactly this request; one scheduled with
+        another request (other stages) is cancelled and the file scheduled again."""
+        with self._ahead_lock:
+            ahead = self._ahead.pop(request.file_id, None)
+        if ahead is None:
+            return None
+        scheduled, future = ahead
+        if scheduled == request:
+            self.taken_ahead += 1
+            return future
+        future.cancel()
+        return None
+
     def close(self) -> None:
+        with self._ahead_lock:
+            for _, future in self._ahead.values():
+                future.cancel()
+            self._ahead.clear()
         if self._pool is not None:
             self._pool.stop()
             self._pool.join(timeout=30)
@@ -95,12 +146,7 @@ class DeriveWorkers:
                 yield request, derive_in_worker(request)
             return
         futures: dict[Future[dict[Stage, Product]], DeriveRequest] = {
-            self._pool.schedule(
-                derive_in_worker,
-                args=(request,),
-                timeout=request.time_budget_seconds + self.timeout_grace_seconds,
-            ): request
-            for request in requests
+            self._take_ahead(request) or self._schedule(request): request for request in requests
         }
         for future in as_completed(futures):
             request = futures[future]

@@ -13,9 +13,10 @@ import dagster as dg
 import pytest
 from PIL import Image
 
-from file_pipeline import stack
+from file_pipeline import settings, stack
 from file_pipeline.db import files as file_rows
 from file_pipeline.events.cursor import SensorCursor
+from file_pipeline.processing.versions import parse_renditions
 from file_pipeline.upload.ingest import ingest_files
 from file_pipeline.upload.outbox import relay_outbox
 from file_pipeline_tests.helpers import (
@@ -316,6 +317,35 @@ def test_corrupt_image_fails_that_file_not_the_batch(
     assert broken["notifications"][1].startswith("failed")
     fine = _results(postgres, by_name["fine.png"])
     assert fine["thumbnails"] == ("done", "thumbnail 250x167, medium 300x200, preview 300x200")
+
+
+def test_clean_files_are_decoded_while_the_rest_of_the_batch_is_scanned(
+    pipeline, definitions, instance, postgres, tmp_path
+) -> None:
+    """Each newly uploaded file the scan finds clean goes to the decoding workers at once; the
+    derived step takes those results instead of decoding again, and the outputs are the same."""
+    for i in range(4):
+        (tmp_path / f"photo-{i}.png").write_bytes(_png(300 + i, 200))
+    (tmp_path / "notes.txt").write_text("no decoding ahead for a filename-only index entry")
+    ids = uploaded_ids(run_upload(definitions, instance, [tmp_path], uploaded_by="ahead"))
+    (run,) = pipeline.drain()
+    assert run.success
+    (thumbnails,) = [
+        m for m in run.get_asset_materialization_events() if m.asset_key.path == ["thumbnails"]
+    ]
+    metadata = thumbnails.materialization.metadata
+    assert metadata["files_decoded_during_scan"].value == 5, "4 photos and the text's index"
+    for file_id in ids:
+        results = _results(postgres, file_id)
+        assert {results[s][0] for s in ("exif_metadata", "thumbnails", "search_index")} <= {
+            "done",
+            "skipped",
+        }, results
+    with postgres.connection() as conn:
+        made = conn.execute(
+            "SELECT count(*) FROM thumbnails WHERE file_id::text = ANY(%s)", (ids,)
+        ).fetchone()[0]
+    assert made == 4 * len(parse_renditions(settings.THUMBNAIL_RENDITIONS.value()))
 
 
 def test_exif_orientation_is_applied_to_the_renditions(

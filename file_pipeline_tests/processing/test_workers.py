@@ -3,12 +3,13 @@ files after it are decoded by a fresh worker. Real processes, no services."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from file_pipeline.processing.derive import DeriveRequest, Product
+from file_pipeline.processing.products import DeriveRequest, Product
 from file_pipeline.processing.versions import TextLimits, parse_renditions
 from file_pipeline.processing.workers import DeriveWorkers
 from file_pipeline.states import Outcome, Stage
@@ -75,3 +76,38 @@ def test_the_same_files_in_the_calling_process_when_isolation_is_off(
     with DeriveWorkers(0, 0) as workers:
         results = _derive(workers, [_request(images["small"], 60)])
     assert results["small"][Stage.THUMBNAILS].detail == "thumbnail 250x167, preview 300x200"
+
+
+def test_a_file_scheduled_ahead_is_decoded_once_and_its_result_taken(
+    images: dict[str, Path], tmp_path: Path
+) -> None:
+    """The scan hands a clean file over early; `derive_all` takes that decode instead of
+    decoding it again. The file is removed once the early decode is done, so a second decode
+    would fail: only the early result can make the outcome DONE."""
+    copy = tmp_path / "small.png"
+    copy.write_bytes(images["small"].read_bytes())
+    request = _request(copy, 30)
+    with DeriveWorkers(1, 0) as workers:
+        assert workers.schedule_ahead(request)
+        assert workers.schedule_ahead(request), "handing it over again is the same decode"
+        _, early = workers._ahead[request.file_id]
+        early.result(timeout=30)
+        copy.unlink()
+        results = _derive(workers, [request])
+    assert results["small"][Stage.THUMBNAILS].outcome is Outcome.DONE
+
+
+def test_a_file_scheduled_ahead_for_other_stages_is_decoded_again(
+    images: dict[str, Path],
+) -> None:
+    exif_only = replace(_request(images["small"], 30), stages=frozenset({Stage.EXIF_METADATA}))
+    with DeriveWorkers(1, 0) as workers:
+        assert workers.schedule_ahead(exif_only)
+        results = _derive(workers, [_request(images["small"], 30)])
+    assert set(results["small"]) == IMAGE_STAGES
+    assert results["small"][Stage.THUMBNAILS].outcome is Outcome.DONE
+
+
+def test_nothing_is_scheduled_ahead_without_worker_processes(images: dict[str, Path]) -> None:
+    with DeriveWorkers(0, 0) as workers:
+        assert not workers.schedule_ahead(_request(images["small"], 30))

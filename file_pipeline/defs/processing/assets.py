@@ -16,7 +16,7 @@ from file_pipeline.defs.processing.config import ProcessingBatchConfig
 from file_pipeline.defs.processing.metadata import stage_metadata
 from file_pipeline.defs.upload.assets import file_events
 from file_pipeline.processing.batch import LoadedBatch, load_event_items, reprocess_items
-from file_pipeline.processing.derived import DerivedContext, derived_batch
+from file_pipeline.processing.derived import DerivedContext, decode_ahead, derived_batch
 from file_pipeline.processing.notify import NotifyContext, notify_batch
 from file_pipeline.processing.versions import (
     CODE_VERSIONS,
@@ -59,6 +59,34 @@ def load_batch(
     return batch
 
 
+def derived_context(
+    context: dg.AssetExecutionContext,
+    storage: ObjectStorageResource,
+    postgres: PostgresResource,
+    processing: ProcessingResource,
+    stages: frozenset[Stage],
+) -> DerivedContext:
+    return DerivedContext(
+        storage=storage,
+        postgres=postgres,
+        spool=processing.spool(context.run.run_id),
+        settings=processing.derived_settings(),
+        run_id=context.run.run_id,
+        log=context.log,
+        stages=stages,
+        workers=processing.derive_workers(),
+    )
+
+
+def derived_stages_of_run(context: dg.AssetExecutionContext) -> frozenset[Stage]:
+    """The derived stages this run materializes: all of them unless it is a subset (a run of the
+    whole job has no asset selection, None or empty)."""
+    selection = context.run.asset_selection
+    return frozenset(
+        stage for stage in Stage.derived() if not selection or dg.AssetKey(stage.value) in selection
+    )
+
+
 @dg.asset(
     group_name=GROUP,
     deps=[file_events],
@@ -89,6 +117,10 @@ def virus_scan(
     batch = load_batch(context, config, kafka, postgres)
     spool = processing.spool(context.run.run_id)
     spool.sweep_stale()
+    # Each file found clean starts decoding at once, while the rest of the batch is scanned.
+    derived = derived_context(
+        context, storage, postgres, processing, derived_stages_of_run(context)
+    )
     scan = ScanContext(
         storage=storage,
         postgres=postgres,
@@ -97,6 +129,7 @@ def virus_scan(
         settings=processing.scan_settings(clamav.max_scan_bytes),
         run_id=context.run.run_id,
         log=context.log,
+        on_clean=(lambda row: decode_ahead(derived, row)) if derived.stages else None,
     )
     report = scan_batch(scan, batch.items)
     metadata = stage_metadata(report, batch)
@@ -183,18 +216,12 @@ def derived_outputs(
 ) -> Iterator[dg.MaterializeResult]:
     batch = load_batch(context, config, kafka, postgres)
     stages = frozenset(Stage(key.to_user_string()) for key in context.selected_asset_keys)
-    derived = DerivedContext(
-        storage=storage,
-        postgres=postgres,
-        spool=processing.spool(context.run.run_id),
-        settings=processing.derived_settings(),
-        run_id=context.run.run_id,
-        log=context.log,
-        stages=stages,
-        workers=processing.derive_workers(),
-    )
-    for stage, report in derived_batch(derived, batch.items).items():
-        yield dg.MaterializeResult(asset_key=stage.value, metadata=stage_metadata(report, batch))
+    derived = derived_context(context, storage, postgres, processing, stages)
+    reports = derived_batch(derived, batch.items)
+    for stage, report in reports.items():
+        metadata = stage_metadata(report, batch)
+        metadata["files_decoded_during_scan"] = derived.workers.taken_ahead
+        yield dg.MaterializeResult(asset_key=stage.value, metadata=metadata)
 
 
 @dg.asset(
