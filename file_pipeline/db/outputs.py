@@ -33,7 +33,7 @@ class StageResult:
 
 
 class ExifFields(Protocol):
-    """What `exif_metadata` stores (`processing.exif.ExifResult` has it, already normalised)."""
+    """What `exif_metadata` stores (`processing.products.ExifResult` has it, already normalised)."""
 
     width: int
     height: int
