@@ -47,7 +47,10 @@ def fresh_environment(label: str) -> dict[str, str]:
     dashed = tag.replace("_", "-")
     return {
         "DATABASE_URL": ADMIN_URL.rsplit("/", 1)[0] + f"/{databases[0]}",
+        # The child points DAGSTER_PG_URL at this database as its own tree's default would
+        # (directly, or through the stack's PgBouncer since it has one).
         "DAGSTER_PG_URL": ADMIN_URL.rsplit("/", 1)[0] + f"/{databases[1]}",
+        "FIXED_COSTS_DAGSTER_DATABASE": databases[1],
         "S3_BUCKET": f"fp-{dashed}",
         "FILE_EVENTS_TOPIC": f"file-events-{dashed}",
         "FILE_NOTIFICATIONS_TOPIC": f"file-notifications-{dashed}",
@@ -70,6 +73,10 @@ def drop_environment(env: dict[str, str]) -> None:
 
 def measure(repeat: int) -> dict[str, Any]:
     """Runs in the child, with `file_pipeline` imported from the tree being measured."""
+    from file_pipeline import settings
+
+    default_base = settings.DAGSTER_PG_URL.default.rsplit("/", 1)[0]
+    os.environ["DAGSTER_PG_URL"] = f"{default_base}/{os.environ['FIXED_COSTS_DAGSTER_DATABASE']}"
     import dagster as dg
 
     from file_pipeline.definitions import defs
@@ -79,7 +86,6 @@ def measure(repeat: int) -> dict[str, Any]:
     upload_job = definitions.resolve_job_def("upload_files")
     processing_job = definitions.resolve_job_def("process_file_events")
     # Set-up, not timed, through methods both trees have.
-    from file_pipeline import settings
     from file_pipeline.resources import KafkaResource, ObjectStorageResource, PostgresResource
 
     PostgresResource(database_url=settings.DATABASE_URL.value()).migrate()

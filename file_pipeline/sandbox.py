@@ -42,11 +42,11 @@ def isolated_environment(label: str) -> Iterator[dict[str, str]]:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     home = Path(tempfile.mkdtemp(prefix=f"fp-{label}-home-"))
     shutil.copy(PROJECT_ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
-    base = settings.DATABASE_URL.default.rsplit("/", 1)[0]
     dashed = tag.replace("_", "-")
     env = {
-        "DATABASE_URL": f"{base}/{databases[0]}",
-        "DAGSTER_PG_URL": f"{base}/{databases[1]}",
+        "DATABASE_URL": f"{settings.DATABASE_URL.default.rsplit('/', 1)[0]}/{databases[0]}",
+        # Through the stack's PgBouncer, as the default DAGSTER_PG_URL is.
+        "DAGSTER_PG_URL": f"{settings.DAGSTER_PG_URL.default.rsplit('/', 1)[0]}/{databases[1]}",
         "S3_BUCKET": f"fp-{dashed}",
         "FILE_EVENTS_TOPIC": f"file-events-{dashed}",
         "FILE_NOTIFICATIONS_TOPIC": f"file-notifications-{dashed}",

@@ -16,6 +16,8 @@ POSTGRES_USER = "postgres"
 POSTGRES_PASSWORD = "postgres"
 APP_DATABASE = "file_pipeline"
 DAGSTER_DATABASE = "dagster"
+PGBOUNCER_PORT = 6432
+"""PgBouncer (session pooling) in front of the cluster: Dagster's storage connects here."""
 
 KAFKA_PORT = 9092
 KAFKA_CONTROLLER_PORT = 9093
@@ -43,13 +45,15 @@ class EnvVar:
         return os.environ.get(self.name, self.default)
 
 
-def _pg_url(database: str) -> str:
-    return f"postgresql://{POSTGRES_USER}:{POSTGRES_PASSWORD}@{POSTGRES_HOST}:{POSTGRES_PORT}/{database}"
+def _pg_url(database: str, port: int = POSTGRES_PORT) -> str:
+    return f"postgresql://{POSTGRES_USER}:{POSTGRES_PASSWORD}@{POSTGRES_HOST}:{port}/{database}"
 
 
 DATABASE_URL = EnvVar("DATABASE_URL", _pg_url(APP_DATABASE), "application database (files, outbox)")
 DAGSTER_PG_URL = EnvVar(
-    "DAGSTER_PG_URL", _pg_url(DAGSTER_DATABASE), "Dagster's instance database (runs, events)"
+    "DAGSTER_PG_URL",
+    _pg_url(DAGSTER_DATABASE, PGBOUNCER_PORT),
+    "Dagster's instance database (runs, events), through PgBouncer",
 )
 KAFKA_BOOTSTRAP_SERVERS = EnvVar(
     "KAFKA_BOOTSTRAP_SERVERS", f"localhost:{KAFKA_PORT}", "Kafka bootstrap servers"

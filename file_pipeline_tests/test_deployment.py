@@ -147,7 +147,8 @@ def test_compose_prod_shares_one_environment(merged_compose: dict[str, Any]) -> 
     assert base["DAGSTER_HOME"] == DAGSTER_HOME_IN_IMAGE
     assert base["PROCESSING_WORKERS"] == "2", "a run container has 2 CPUs, not the host's cores"
     # In-network addresses of the backing services of docker-compose.yml.
-    assert "@postgres:5432/dagster" in base["DAGSTER_PG_URL"]
+    assert "@pgbouncer:6432/dagster" in base["DAGSTER_PG_URL"]
+    assert services["pgbouncer"]["environment"]["DB_HOST"] == "postgres"
     assert "@postgres:5432/file_pipeline" in base["DATABASE_URL"]
     assert base["S3_ENDPOINT_URL"] == "http://minio:9000"
     assert base["CLAMAV_HOST"] == "clamav"
@@ -166,6 +167,7 @@ def test_compose_prod_order_socket_and_network(merged_compose: dict[str, Any]) -
     init_deps = services["init"]["depends_on"]
     assert {name: dep["condition"] for name, dep in init_deps.items()} == {
         "postgres": "service_healthy",
+        "pgbouncer": "service_started",
         "minio": "service_healthy",
         "kafka": "service_healthy",
     }

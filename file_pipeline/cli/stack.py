@@ -14,7 +14,7 @@ from file_pipeline.cli.output import fail
 
 @click.group()
 def stack() -> None:
-    """Install and run the local services (PostgreSQL, Kafka, MinIO, ClamAV) on loopback."""
+    """Install and run the local services (PostgreSQL and PgBouncer, Kafka, MinIO, ClamAV)."""
 
 
 def _print_status(statuses: list[Any]) -> None:

@@ -1,4 +1,4 @@
-"""Install and run the real local services (PostgreSQL, Kafka, MinIO, ClamAV) on loopback.
+"""Install and run the real local services (PostgreSQL, PgBouncer, Kafka, MinIO, ClamAV).
 
 Used by `file-pipeline stack up|down|status|env`. Nothing here imports Dagster. Slow artifacts
 (Kafka jars, the MinIO binary) are cached in $FILE_PIPELINE_CACHE_DIR (~/.cache/file-pipeline),

@@ -27,6 +27,7 @@ from file_pipeline.stack.errors import (
 )
 from file_pipeline.stack.kafka import Kafka
 from file_pipeline.stack.minio import Minio
+from file_pipeline.stack.pgbouncer import PgBouncer
 from file_pipeline.stack.postgres import Postgres
 from file_pipeline.stack.process import (
     ProcessIdentity,
@@ -40,14 +41,15 @@ from file_pipeline.stack.process import (
     write_pid,
 )
 
-SERVICES: tuple[str, ...] = ("postgres", "kafka", "minio", "clamav")
-START_ORDER: tuple[str, ...] = ("postgres", "minio", "kafka", "clamav")
+SERVICES: tuple[str, ...] = ("postgres", "pgbouncer", "kafka", "minio", "clamav")
+START_ORDER: tuple[str, ...] = ("postgres", "pgbouncer", "minio", "kafka", "clamav")
 STOP_TIMEOUT = 20.0
 PORT_RELEASE_SECONDS = 10.0
 """How long `up` waits for a port a stopped process of ours may still be releasing."""
 
 _FACTORIES: dict[str, Callable[[], Service]] = {
     "postgres": Postgres,
+    "pgbouncer": PgBouncer,
     "kafka": Kafka,
     "minio": Minio,
     "clamav": ClamAV,

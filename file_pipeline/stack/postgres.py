@@ -263,14 +263,15 @@ class Postgres(Service):
 
 
 def local_databases() -> list[str]:
-    """The databases DATABASE_URL and DAGSTER_PG_URL name on this cluster (by default
-    `file_pipeline` and `dagster`); URLs pointing elsewhere are not ours to create."""
+    """The databases DATABASE_URL and DAGSTER_PG_URL name on this cluster, directly or through
+    the stack's PgBouncer (by default `file_pipeline` and `dagster`); URLs pointing elsewhere are
+    not ours to create."""
     names = []
     for var in (settings.DATABASE_URL, settings.DAGSTER_PG_URL):
         url = urlsplit(var.value())
-        if (
-            url.hostname in ("localhost", "127.0.0.1", "::1")
-            and (url.port or 5432) == settings.POSTGRES_PORT
+        if url.hostname in ("localhost", "127.0.0.1", "::1") and (url.port or 5432) in (
+            settings.POSTGRES_PORT,
+            settings.PGBOUNCER_PORT,
         ):
             names.append(url.path.lstrip("/") or settings.APP_DATABASE)
     return list(dict.fromkeys(names))

@@ -34,7 +34,7 @@ DOCKER_COMPOSE = "/usr/bin/docker-compose"
 
 @pytest.fixture(scope="module")
 def running_stack() -> list[stack.ServiceStatus]:
-    """All four services up (started if needed); returns their status after `up`."""
+    """Every service up (started if needed); returns their status after `up`."""
     return stack.up()
 
 
@@ -47,6 +47,7 @@ def test_up_reports_all_services_running(running_stack: list[stack.ServiceStatus
     statuses = _by_name(stack.status())
     expected = {
         "postgres": f"localhost:{settings.POSTGRES_PORT}",
+        "pgbouncer": f"localhost:{settings.PGBOUNCER_PORT}",
         "kafka": f"localhost:{settings.KAFKA_PORT}",
         "minio": f"localhost:{settings.MINIO_PORT}",
         "clamav": f"localhost:{settings.CLAMAV_PORT}",
@@ -87,7 +88,7 @@ def test_postgres_trusts_loopback_and_listens_on_it_only(
 
     from file_pipeline.stack.postgres import Postgres
 
-    with psycopg.connect(settings.DAGSTER_PG_URL.default, connect_timeout=5) as conn:
+    with psycopg.connect(settings.DATABASE_URL.default, connect_timeout=5) as conn:
         assert conn.execute("SHOW listen_addresses").fetchone() == ("localhost",)
         (hba_file,) = conn.execute("SHOW hba_file").fetchone() or ("",)
         rules = conn.execute(
@@ -97,6 +98,33 @@ def test_postgres_trusts_loopback_and_listens_on_it_only(
     assert all(error is None for *_, error in rules), rules
     assert ("host", "127.0.0.1", "trust", None) in rules
     assert {auth for _, _, auth, _ in rules} == {"trust"}
+
+
+def _session(url: str) -> tuple[int, str]:
+    """One short session, as Dagster's storage opens them: the server process that served it,
+    and its statement_timeout before it changes it."""
+    import psycopg
+
+    with psycopg.connect(url, connect_timeout=5, autocommit=True) as conn:
+        (pid,) = conn.execute("SELECT pg_backend_pid()").fetchone() or (0,)
+        (timeout,) = conn.execute("SHOW statement_timeout").fetchone() or ("",)
+        conn.execute("SET statement_timeout = '1234ms'")
+    return pid, timeout
+
+
+def test_dagster_storage_connects_through_pgbouncer(
+    running_stack: list[stack.ServiceStatus],
+) -> None:
+    """DAGSTER_PG_URL goes through the stack's PgBouncer: consecutive short sessions are served
+    by the same server process (no backend forked per connection), each starting clean (what
+    the previous client SET is gone). Directly, each session gets a process of its own."""
+    assert f":{settings.PGBOUNCER_PORT}/" in settings.DAGSTER_PG_URL.default
+    pooled = [_session(settings.DAGSTER_PG_URL.default) for _ in range(3)]
+    assert len({pid for pid, _ in pooled}) == 1, pooled
+    assert all(timeout == "0" for _, timeout in pooled), pooled
+    direct_url = settings.DATABASE_URL.default.rsplit("/", 1)[0] + f"/{settings.DAGSTER_DATABASE}"
+    direct = [_session(direct_url) for _ in range(3)]
+    assert len({pid for pid, _ in direct}) == 3, direct
 
 
 def test_kafka_answers_admin_requests(running_stack: list[stack.ServiceStatus]) -> None:
@@ -305,6 +333,7 @@ def test_docker_compose_matches_settings() -> None:
     text = COMPOSE_FILE.read_text()
     for port in (
         settings.POSTGRES_PORT,
+        settings.PGBOUNCER_PORT,
         settings.KAFKA_PORT,
         settings.MINIO_PORT,
         settings.MINIO_CONSOLE_PORT,
@@ -316,6 +345,9 @@ def test_docker_compose_matches_settings() -> None:
     for value in (
         f"POSTGRES_USER: {settings.POSTGRES_USER}",
         f"POSTGRES_PASSWORD: {settings.POSTGRES_PASSWORD}",
+        f"DB_USER: {settings.POSTGRES_USER}",
+        f"DB_PASSWORD: {settings.POSTGRES_PASSWORD}",
+        "POOL_MODE: session",
         f"MINIO_ROOT_USER: {settings.MINIO_ROOT_USER}",
         f"MINIO_ROOT_PASSWORD: {settings.MINIO_ROOT_PASSWORD}",
     ):
