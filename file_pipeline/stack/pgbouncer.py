@@ -22,10 +22,9 @@ import subprocess
 from pathlib import Path
 
 from file_pipeline import settings
-from file_pipeline.stack import paths
 from file_pipeline.stack.base import Service
 from file_pipeline.stack.errors import InstallError
-from file_pipeline.stack.postgres import OS_USER
+from file_pipeline.stack.postgres import cluster_os_user
 from file_pipeline.stack.process import Echo, Launch, apt_install, user_ids, which
 
 BINARY_DIRS = ("/usr/sbin",)
@@ -73,7 +72,7 @@ class PgBouncer(Service):
 
     @property
     def os_user(self) -> str | None:
-        return OS_USER if paths.is_root() else None
+        return cluster_os_user()
 
     @property
     def config_path(self) -> Path:

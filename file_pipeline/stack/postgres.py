@@ -53,6 +53,12 @@ host    replication  all   ::1/128       trust
 """
 
 
+def cluster_os_user() -> str | None:
+    """The user the cluster (and PgBouncer) runs as: `postgres` when we are root, else ourselves
+    (None)."""
+    return OS_USER if paths.is_root() else None
+
+
 def installed_versions() -> list[int]:
     """Major versions that have a server binary under /usr/lib/postgresql, highest first."""
     versions = [
@@ -81,8 +87,7 @@ class Postgres(Service):
 
     @property
     def os_user(self) -> str | None:
-        """The user the cluster runs as: `postgres` when we are root, else ourselves (None)."""
-        return OS_USER if paths.is_root() else None
+        return cluster_os_user()
 
     def version(self) -> int:
         """The major version to run: the cluster's own once initialised, else the highest."""

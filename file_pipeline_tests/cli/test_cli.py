@@ -7,7 +7,7 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from file_pipeline import settings
+from file_pipeline import settings, stack
 from file_pipeline.analytics.statistics import compute_statistics
 from file_pipeline.cli import main
 from file_pipeline.db import files as file_rows
@@ -32,7 +32,7 @@ def test_stack_env_and_status(pipeline_env) -> None:
     assert f"export FILE_EVENTS_TOPIC={pipeline_env['FILE_EVENTS_TOPIC']}" in env.output
     status = runner.invoke(main, ["stack", "status"])
     assert status.exit_code == 0, status.output
-    assert status.output.count("running") == 4
+    assert status.output.count("running") == len(stack.SERVICES)
 
 
 @pytest.mark.stack
