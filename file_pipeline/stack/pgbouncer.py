@@ -24,10 +24,11 @@ from pathlib import Path
 from file_pipeline import settings
 from file_pipeline.stack.base import Service
 from file_pipeline.stack.errors import InstallError
-from file_pipeline.stack.postgres import cluster_os_user
+from file_pipeline.stack.postgres import answers, cluster_os_user
 from file_pipeline.stack.process import Echo, Launch, apt_install, user_ids, which
 
 BINARY_DIRS = ("/usr/sbin",)
+USERS_FILE = "userlist.txt"
 POOL_SETTINGS = {
     "pool_mode": "session",
     "max_client_conn": "1000",
@@ -57,7 +58,7 @@ def config_text(data_dir: Path) -> str:
         f"listen_port = {settings.PGBOUNCER_PORT}",
         "unix_socket_dir =",
         "auth_type = trust",
-        f"auth_file = {data_dir / 'userlist.txt'}",
+        f"auth_file = {data_dir / USERS_FILE}",
         *(f"{key} = {value}" for key, value in POOL_SETTINGS.items()),
     ]
     return "\n".join(lines) + "\n"
@@ -87,11 +88,12 @@ class PgBouncer(Service):
 
     def prepare(self, echo: Echo) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        users = self.data_dir / USERS_FILE
         self.config_path.write_text(config_text(self.data_dir))
-        (self.data_dir / "userlist.txt").write_text(f'"{settings.POSTGRES_USER}" ""\n')
+        users.write_text(f'"{settings.POSTGRES_USER}" ""\n')  # trust: the name must be listed
         if self.os_user is not None:
             uid, gid = user_ids(self.os_user)
-            for path in (self.data_dir, self.config_path, self.data_dir / "userlist.txt"):
+            for path in (self.data_dir, self.config_path, users):
                 os.chown(path, uid, gid)
 
     def launch(self) -> Launch:
@@ -104,21 +106,7 @@ class PgBouncer(Service):
 
     def ready(self) -> bool:
         """Whether a query through PgBouncer reaches the cluster."""
-        import psycopg
-
-        try:
-            with psycopg.connect(
-                host="127.0.0.1",
-                port=settings.PGBOUNCER_PORT,
-                user=settings.POSTGRES_USER,
-                dbname="postgres",
-                connect_timeout=3,
-                autocommit=True,
-            ) as conn:
-                conn.execute("SELECT 1")
-        except psycopg.Error:
-            return False
-        return True
+        return answers(settings.PGBOUNCER_PORT)
 
     def detail(self) -> str:
         binary = self.binary()

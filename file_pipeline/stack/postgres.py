@@ -221,35 +221,15 @@ class Postgres(Service):
         argv += ["-c", f"hba_file={self.hba_file}"]
         return Launch(argv=argv, cwd=self.data_dir, user=self.os_user)
 
-    def _connect(self, database: str = "postgres") -> psycopg.Connection:
-        import psycopg
-
-        return psycopg.connect(
-            host=settings.POSTGRES_HOST,
-            port=settings.POSTGRES_PORT,
-            user=settings.POSTGRES_USER,
-            password=settings.POSTGRES_PASSWORD,
-            dbname=database,
-            connect_timeout=3,
-            autocommit=True,
-        )
-
     def ready(self) -> bool:
-        import psycopg
-
-        try:
-            with self._connect() as conn:
-                conn.execute("SELECT 1")
-        except psycopg.Error:
-            return False
-        return True
+        return answers(settings.POSTGRES_PORT)
 
     def after_start(self, echo: Echo) -> None:
         """Create the application and Dagster databases if they do not exist yet: those the
         configuration names (DATABASE_URL, DAGSTER_PG_URL) when they live on this cluster."""
         from psycopg import sql
 
-        with self._connect() as conn:
+        with connect(settings.POSTGRES_PORT) as conn:
             for database in local_databases():
                 exists = conn.execute(
                     "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
@@ -265,6 +245,34 @@ class Postgres(Service):
             version = "PostgreSQL (not installed)"
         owner = f", runs as {self.os_user}" if self.os_user else ""
         return f"{version}, data {self.pgdata}{owner}"
+
+
+def connect(port: int, database: str = "postgres") -> psycopg.Connection:
+    """An autocommit connection as the stack's user to the cluster (POSTGRES_PORT) or through
+    the stack's PgBouncer (PGBOUNCER_PORT)."""
+    import psycopg
+
+    return psycopg.connect(
+        host=settings.POSTGRES_HOST,
+        port=port,
+        user=settings.POSTGRES_USER,
+        password=settings.POSTGRES_PASSWORD,
+        dbname=database,
+        connect_timeout=3,
+        autocommit=True,
+    )
+
+
+def answers(port: int) -> bool:
+    """Whether a query on `port` reaches the cluster."""
+    import psycopg
+
+    try:
+        with connect(port) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error:
+        return False
+    return True
 
 
 def local_databases() -> list[str]:
