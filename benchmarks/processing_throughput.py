@@ -220,9 +220,11 @@ def run_phases(acknowledged_at: float) -> dict[str, float]:
 
 
 PROCESS_KINDS = [
+    # Runs are forked from the launcher's forkserver (`python -m file_pipeline.launcher`, whose
+    # arguments name the storage: before postgres); through the code server, a run is a process
+    # of its own started with multiprocessing's spawn.
+    ("run process", ("-m file_pipeline.launcher ", "multiprocessing.spawn", "api execute_run")),
     ("decoding workers", ("multiprocessing.forkserver",)),
-    # The code server starts each run in a process of its own with multiprocessing's spawn.
-    ("run process", ("multiprocessing.spawn", "api execute_run")),
     ("code server", ("api grpc", "code-server", "grpc")),
     ("daemon", ("dagster-daemon",)),
     ("postgres", ("postgres",)),

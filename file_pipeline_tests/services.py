@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import dagster as dg
+import yaml
 
 from file_pipeline import settings
 from file_pipeline.cli.runtime import Resources, load_definitions, open_resources
@@ -226,11 +227,15 @@ class DaemonEnvironment:
 
 @contextmanager
 def daemon_environment(
-    label: str, folder: Path, extra_env: dict[str, str] | None = None
+    label: str,
+    folder: Path,
+    extra_env: dict[str, str] | None = None,
+    instance_sections: dict[str, Any] | None = None,
 ) -> Iterator[DaemonEnvironment]:
     """`extra_env` (e.g. a short SWEEP_AFTER_SECONDS, another CLAMAV_PORT) is set for the
     daemon, its code server and its runs, and restored afterwards. The sensor waits for events
-    as deployed (FILE_EVENTS_WAIT_SECONDS at its default) unless `extra_env` says otherwise."""
+    as deployed (FILE_EVENTS_WAIT_SECONDS at its default) unless `extra_env` says otherwise.
+    `instance_sections` replace those sections of the environment's dagster.yaml."""
     wait = settings.FILE_EVENTS_WAIT_SECONDS
     extra = {wait.name: wait.default, **(extra_env or {})}
     saved = {name: os.environ.get(name) for name in extra}
@@ -239,7 +244,7 @@ def daemon_environment(
         with (
             isolated_environment(label) as env,
             open_resources() as resources,
-            dg.DagsterInstance.get() as instance,
+            _instance(Path(env["DAGSTER_HOME"]), instance_sections or {}) as instance,
         ):
             daemon = Daemon(folder / "daemon.log").start()
             try:
@@ -252,3 +257,12 @@ def daemon_environment(
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@contextmanager
+def _instance(home: Path, sections: dict[str, Any]) -> Iterator[dg.DagsterInstance]:
+    if sections:
+        path = home / "dagster.yaml"
+        path.write_text(yaml.safe_dump({**yaml.safe_load(path.read_text()), **sections}))
+    with dg.DagsterInstance.get() as instance:
+        yield instance

@@ -1,0 +1,145 @@
+"""`ForkingRunLauncher` through a running `dagster-daemon`: the first run starts the forkserver
+and every run is forked from that one, the UI's terminate interrupts a forked run, and a
+forkserver that cannot start leaves every run on the code server with the reason logged. (A
+forked worker killed mid-run is failed by run monitoring and retried:
+`defs/test_daemon_faults.py`.)"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.storage.tags import GRPC_INFO_TAG
+from PIL import Image
+
+from file_pipeline.launcher.launcher import RUN_WORKER_TAG, ForkingRunLauncher, run_worker_of
+from file_pipeline_tests.helpers import run_upload, uploaded_ids
+from file_pipeline_tests.services import DaemonEnvironment, daemon_environment, wait_for
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[DaemonEnvironment]:
+    with daemon_environment("launcher", tmp_path / "daemon") as environment:
+        yield environment
+
+
+def _processing_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    """The processing runs, oldest first."""
+    records = instance.get_run_records(dg.RunsFilter(job_name="process_file_events"))
+    return [r.dagster_run for r in sorted(records, key=lambda r: r.create_timestamp)]
+
+
+def _engine_events(instance: dg.DagsterInstance, run_id: str) -> list[dg.DagsterEvent]:
+    return [
+        record.dagster_event
+        for record in instance.all_logs(run_id)
+        if record.dagster_event is not None
+        and record.dagster_event.event_type_value == "ENGINE_EVENT"
+    ]
+
+
+def _engine_messages(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    return [event.message or "" for event in _engine_events(instance, run_id)]
+
+
+def _worker_pid_reported(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    """The pid in the run's "Started process for run" event, which its worker reports."""
+    for event in _engine_events(instance, run_id):
+        pid = event.engine_event_data.metadata.get("pid")
+        if pid is not None and (event.message or "").startswith("Started process for run"):
+            return int(pid.value)
+    return None
+
+
+def _upload(env: DaemonEnvironment, folder: Path, name: str) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(f"{name} {time.time()}")
+    return uploaded_ids(run_upload(env.definitions, env.instance, [folder / name], "launcher"))
+
+
+def test_every_run_is_forked_from_the_forkserver_the_first_one_started(
+    env: DaemonEnvironment, tmp_path: Path
+) -> None:
+    for i in range(3):
+        env.wait_until_processed(_upload(env, tmp_path / "files", f"{i}.txt"), timeout=120)
+    env.finished_processing_runs()
+    runs = _processing_runs(env.instance)
+    assert len(runs) == 3 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    for run in runs:
+        worker = run_worker_of(run)
+        assert worker is not None and GRPC_INFO_TAG not in run.tags, "forked, not the code server"
+        assert _worker_pid_reported(env.instance, run.run_id) == worker[0], "the forked pid ran it"
+    starts = [
+        [m for m in _engine_messages(env.instance, run.run_id) if "Starting a run forkserver" in m]
+        for run in runs
+    ]
+    assert starts[0] and "first run of this code location" in starts[0][0]
+    assert starts[1:] == [[], []], "one forkserver for all three"
+
+
+def _photos(folder: Path, count: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        buffer = io.BytesIO()
+        Image.effect_noise((2400, 1800), 40 + i % 50).convert("RGB").save(buffer, "JPEG")
+        (folder / f"photo-{i:03d}.jpg").write_bytes(buffer.getvalue())
+    return folder
+
+
+def test_terminate_interrupts_a_forked_run(env: DaemonEnvironment, tmp_path: Path) -> None:
+    run_upload(env.definitions, env.instance, [_photos(tmp_path / "photos", 60)], "terminate")
+    run = wait_for(
+        lambda: next(
+            (r for r in _processing_runs(env.instance) if r.status == dg.DagsterRunStatus.STARTED),
+            None,
+        ),
+        120,
+        "the photos' processing run to start",
+    )
+    assert RUN_WORKER_TAG in run.tags, "forked"
+    launcher = env.instance.run_launcher
+    assert isinstance(launcher, ForkingRunLauncher)
+    assert launcher.terminate(run.run_id)
+    canceled = wait_for(
+        lambda: (r := env.instance.get_run_by_id(run.run_id)) and r.is_finished and r,
+        60,
+        "the run to finish after terminate",
+    )
+    assert canceled.status == dg.DagsterRunStatus.CANCELED
+    wait_for(
+        lambda: launcher.check_run_worker_health(canceled).status.value == "FAILED",
+        30,
+        "the interrupted worker to exit",
+    )
+
+
+def test_a_forkserver_that_cannot_start_leaves_runs_on_the_code_server(tmp_path: Path) -> None:
+    # No location loads in 10 ms: every start of the forkserver times out.
+    sections = {
+        "run_launcher": {
+            "module": "file_pipeline.launcher",
+            "class": "ForkingRunLauncher",
+            "config": {"start_timeout_seconds": 0.01},
+        }
+    }
+    with daemon_environment("fallback", tmp_path / "daemon", instance_sections=sections) as env:
+        for i in range(2):
+            env.wait_until_processed(_upload(env, tmp_path / "files", f"{i}.txt"), timeout=180)
+        env.finished_processing_runs()
+        runs = _processing_runs(env.instance)
+        assert len(runs) == 2 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        for run in runs:
+            assert RUN_WORKER_TAG not in run.tags, "not forked"
+            assert GRPC_INFO_TAG in run.tags, "launched through the code server"
+        # Each run is told why; the second does not try again so soon.
+        first, second = (_engine_messages(env.instance, r.run_id) for r in runs)
+        assert any("Starting a run forkserver" in m for m in first)
+        assert any("did not answer within 0.01 s" in m for m in first), first
+        assert not any("Starting a run forkserver" in m for m in second)
+        assert any("failed to start" in m and "did not answer within 0.01 s" in m for m in second)
