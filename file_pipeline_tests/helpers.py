@@ -3,6 +3,7 @@ webserver."""
 
 from __future__ import annotations
 
+import io
 import json
 import struct
 import zlib
@@ -12,6 +13,7 @@ from typing import Any
 import dagster as dg
 import requests
 from confluent_kafka import KafkaError, TopicPartition
+from PIL import Image
 
 from file_pipeline.resources import KafkaResource
 
@@ -258,3 +260,13 @@ def encrypted_zip(name: str, data: bytes, password: bytes) -> bytes:
     directory = central + encoded
     end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(directory), len(records), 0)
     return records + directory + end
+
+
+def noise_photos(folder: Path, count: int, size: tuple[int, int] = (1600, 1200)) -> Path:
+    """`count` JPEGs of noise (slow to decode, so a batch of them keeps a run busy) in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        buffer = io.BytesIO()
+        Image.effect_noise(size, 40 + i % 50).convert("RGB").save(buffer, "JPEG")
+        (folder / f"photo-{i:03d}.jpg").write_bytes(buffer.getvalue())
+    return folder

@@ -43,13 +43,13 @@ def _chromium() -> str:
 
 
 def _dismiss_welcome(page: Page) -> None:
-    """Dagster's community dialog shows on a first visit; it covers the page."""
-    skip = page.get_by_role("button", name="Skip")
-    try:
-        skip.wait_for(state="visible", timeout=3000)
-        skip.click()
-    except Exception:
-        pass
+    """Dagster's community dialog shows on a first visit, after a delay that grows with the
+    machine's load, and covers the page: whenever it is up before an action, Playwright clicks
+    its Skip first."""
+    page.add_locator_handler(
+        page.get_by_text("Join the Dagster community"),
+        lambda _dialog: page.get_by_role("button", name="Skip").click(),
+    )
 
 
 def _wait_for(predicate, timeout: float, what: str):

@@ -4,7 +4,6 @@ a tick may take. Each test uses its own environment and its own daemon."""
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import time
@@ -14,14 +13,13 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from PIL import Image
 
 from file_pipeline.analytics.verify import check_consumer_lag, consumer_lag, sensor_cursor
 from file_pipeline.defs.analytics.checks import consumer_lag_bounded
 from file_pipeline.events.cursor import SensorCursor
 from file_pipeline.processing.thumbnails import DEFAULT_RENDITIONS
 from file_pipeline.stack import process
-from file_pipeline_tests.helpers import run_upload, uploaded_ids
+from file_pipeline_tests.helpers import noise_photos, run_upload, uploaded_ids
 from file_pipeline_tests.services import (
     DaemonEnvironment,
     daemon_environment,
@@ -42,15 +40,6 @@ def _files(folder: Path, count: int, prefix: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(count):
         (folder / f"{prefix}-{i:04d}.txt").write_text(f"{prefix} file {i} {time.time()}")
-    return folder
-
-
-def _photos(folder: Path, count: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
-        buffer = io.BytesIO()
-        Image.effect_noise((1600, 1200), 40 + i % 50).convert("RGB").save(buffer, "JPEG")
-        (folder / f"photo-{i:03d}.jpg").write_bytes(buffer.getvalue())
     return folder
 
 
@@ -110,7 +99,8 @@ def test_daemon_killed_in_the_middle_of_a_tick_launches_each_batch_once(
 def test_a_run_killed_in_the_middle_of_a_batch_is_retried_to_one_set_of_outputs(
     env: DaemonEnvironment, tmp_path: Path
 ) -> None:
-    upload = run_upload(env.definitions, env.instance, [_photos(tmp_path / "photos", 40)], "kill")
+    photos = noise_photos(tmp_path / "photos", 40)
+    upload = run_upload(env.definitions, env.instance, [photos], "kill")
     ids = uploaded_ids(upload)
     run = wait_for(
         lambda: next(iter(processing_runs(env.instance)), None), 120, "the processing run"

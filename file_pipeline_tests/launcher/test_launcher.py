@@ -6,7 +6,6 @@ forked worker killed mid-run is failed by run monitoring and retried:
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +13,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 from dagster._core.storage.tags import GRPC_INFO_TAG
-from PIL import Image
 
 from file_pipeline.launcher.launcher import RUN_WORKER_TAG, ForkingRunLauncher, run_worker_of
-from file_pipeline_tests.helpers import run_upload, uploaded_ids
+from file_pipeline_tests.helpers import noise_photos, run_upload, uploaded_ids
 from file_pipeline_tests.services import DaemonEnvironment, daemon_environment, wait_for
 
 pytestmark = pytest.mark.stack
@@ -63,14 +61,21 @@ def _upload(env: DaemonEnvironment, folder: Path, name: str) -> list[str]:
     return uploaded_ids(run_upload(env.definitions, env.instance, [folder / name], "launcher"))
 
 
+def _one_at_a_time(env: DaemonEnvironment, folder: Path, count: int) -> list[dg.DagsterRun]:
+    """Upload `count` text files, each once the previous one is processed; the processing runs,
+    once all finished, each of them successful."""
+    for i in range(count):
+        env.wait_until_processed(_upload(env, folder, f"{i}.txt"), timeout=180)
+    env.finished_processing_runs()
+    runs = _processing_runs(env.instance)
+    assert len(runs) == count and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    return runs
+
+
 def test_every_run_is_forked_from_the_forkserver_the_first_one_started(
     env: DaemonEnvironment, tmp_path: Path
 ) -> None:
-    for i in range(3):
-        env.wait_until_processed(_upload(env, tmp_path / "files", f"{i}.txt"), timeout=120)
-    env.finished_processing_runs()
-    runs = _processing_runs(env.instance)
-    assert len(runs) == 3 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+    runs = _one_at_a_time(env, tmp_path / "files", 3)
     for run in runs:
         worker = run_worker_of(run)
         assert worker is not None and GRPC_INFO_TAG not in run.tags, "forked, not the code server"
@@ -83,17 +88,9 @@ def test_every_run_is_forked_from_the_forkserver_the_first_one_started(
     assert starts[1:] == [[], []], "one forkserver for all three"
 
 
-def _photos(folder: Path, count: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
-        buffer = io.BytesIO()
-        Image.effect_noise((2400, 1800), 40 + i % 50).convert("RGB").save(buffer, "JPEG")
-        (folder / f"photo-{i:03d}.jpg").write_bytes(buffer.getvalue())
-    return folder
-
-
 def test_terminate_interrupts_a_forked_run(env: DaemonEnvironment, tmp_path: Path) -> None:
-    run_upload(env.definitions, env.instance, [_photos(tmp_path / "photos", 60)], "terminate")
+    photos = noise_photos(tmp_path / "photos", 60, (2400, 1800))
+    run_upload(env.definitions, env.instance, [photos], "terminate")
     run = wait_for(
         lambda: next(
             (r for r in _processing_runs(env.instance) if r.status == dg.DagsterRunStatus.STARTED),
@@ -129,11 +126,7 @@ def test_a_forkserver_that_cannot_start_leaves_runs_on_the_code_server(tmp_path:
         }
     }
     with daemon_environment("fallback", tmp_path / "daemon", instance_sections=sections) as env:
-        for i in range(2):
-            env.wait_until_processed(_upload(env, tmp_path / "files", f"{i}.txt"), timeout=180)
-        env.finished_processing_runs()
-        runs = _processing_runs(env.instance)
-        assert len(runs) == 2 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
+        runs = _one_at_a_time(env, tmp_path / "files", 2)
         for run in runs:
             assert RUN_WORKER_TAG not in run.tags, "not forked"
             assert GRPC_INFO_TAG in run.tags, "launched through the code server"
