@@ -158,12 +158,16 @@ class RunForkserver:
         assert self.process is not None and self.process.stdout is not None
         stdout = self.process.stdout
         ready, _, _ = select.select([stdout], [], [], timeout)
-        line = stdout.readline() if ready else b""
-        if not line:
-            code = self.process.poll()
-            if code is None:
+        if not ready:
+            self.stop()
+            raise ForkserverError(f"forkserver did not answer within {timeout:g} s ({doing})")
+        line = stdout.readline()
+        if not line:  # its output closed: it is exiting
+            try:
+                code = self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
                 self.stop()
-                raise ForkserverError(f"forkserver did not answer within {timeout:g} s ({doing})")
+                raise ForkserverError(f"forkserver closed its output ({doing})") from None
             raise ForkserverError(f"forkserver exited with status {code} ({doing})")
         return json.loads(line)
 
