@@ -10,7 +10,7 @@ Protocol, one JSON line each way over the forkserver's stdin and stdout:
 - on start it prints `{"ready": true, "pid": ..., "sources": [[path, mtime_ns], ...]}`, the project
   files and folders it loaded (so the launcher can tell when the code changed), or exits non-zero
   with the error on stderr;
-- for each `{"run_id": ..., "instance_ref": ...}` it forks and prints `{"pid": <child pid>}`; the
+- for each `{"run_id": ...}` it forks and prints `{"pid": <child pid>}`; the
   child executes the run as `dagster api execute_run` does and exits with its status.
 
 The forkserver exits when its stdin closes (the launcher went away); run workers it forked keep
@@ -126,10 +126,10 @@ class RunForkserver:
             return ["the forkserver exited"]
         return changed_sources(self.sources)
 
-    def fork_run(self, run_id: str, serialized_instance_ref: str) -> int:
+    def fork_run(self, run_id: str) -> int:
         """Fork a worker for `run_id`; its pid."""
         assert self.process is not None and self.process.stdin is not None
-        request = json.dumps({"run_id": run_id, "instance_ref": serialized_instance_ref})
+        request = json.dumps({"run_id": run_id})
         try:
             self.process.stdin.write(request.encode() + b"\n")
             self.process.stdin.flush()
@@ -220,7 +220,7 @@ def _become_run_worker() -> None:
     gc.enable()
 
 
-def serve(requests: IO[bytes], replies: IO[bytes]) -> int | None:
+def serve(requests: IO[bytes], replies: IO[bytes], serialized_instance_ref: str) -> int | None:
     """Fork a run worker per request until `requests` ends. In the forkserver it returns None at
     the end; in a forked child it returns that worker's exit status."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
@@ -230,7 +230,7 @@ def serve(requests: IO[bytes], replies: IO[bytes]) -> int | None:
         if pid == 0:
             _become_run_worker()
             try:
-                return _execute_run(request["run_id"], request["instance_ref"])
+                return _execute_run(request["run_id"], serialized_instance_ref)
             except BaseException:
                 traceback.print_exc()
                 return 1
@@ -258,5 +258,5 @@ def main(serialized_origin: str, serialized_instance_ref: str) -> int:
         )
         return 1
     _reply(replies, {"ready": True, "pid": os.getpid(), "sources": sources})
-    status = serve(sys.stdin.buffer, replies)
+    status = serve(sys.stdin.buffer, replies, serialized_instance_ref)
     return 0 if status is None else status

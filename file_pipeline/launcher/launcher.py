@@ -59,6 +59,12 @@ def process_start_time(pid: int) -> int | None:
     return int(fields[19])
 
 
+def worker_alive(worker: tuple[int, int]) -> bool:
+    """Whether the (pid, start time) of a run worker is still that process, running."""
+    pid, start_time = worker
+    return process_start_time(pid) == start_time
+
+
 def run_worker_of(run: dg.DagsterRun) -> tuple[int, int] | None:
     """The (pid, start time) in a run's RUN_WORKER_TAG, if it was forked by this launcher."""
     value = run.tags.get(RUN_WORKER_TAG)
@@ -130,7 +136,7 @@ class ForkingRunLauncher(dg.DefaultRunLauncher):
             if forkserver is not None and forkserver.serialized_origin == serialized_origin:
                 changed = forkserver.stale()
                 if not changed:
-                    return forkserver.fork_run(run.run_id, self._serialized_ref())
+                    return forkserver.fork_run(run.run_id)
                 forkserver.stop()
                 self._forkserver = None
                 reason = f"{', '.join(changed[:3])} changed since the forkserver loaded"
@@ -147,7 +153,7 @@ class ForkingRunLauncher(dg.DefaultRunLauncher):
             working_directory = origin.repository_origin.code_pointer.working_directory
             forkserver = RunForkserver(
                 serialized_origin=serialized_origin,
-                serialized_instance_ref=self._serialized_ref(),
+                serialized_instance_ref=serialize_value(self._instance.get_ref()),
                 executable=origin.executable_path,
                 working_directory=Path(working_directory or os.getcwd()),
             )
@@ -157,10 +163,7 @@ class ForkingRunLauncher(dg.DefaultRunLauncher):
                 self._last_error, self._last_failure = str(error), time.monotonic()
                 raise
             self._forkserver, self._last_error = forkserver, None
-            return forkserver.fork_run(run.run_id, self._serialized_ref())
-
-    def _serialized_ref(self) -> str:
-        return serialize_value(self._instance.get_ref())
+            return forkserver.fork_run(run.run_id)
 
     @property
     def supports_check_run_worker_health(self) -> bool:
@@ -171,11 +174,10 @@ class ForkingRunLauncher(dg.DefaultRunLauncher):
         if worker is None:
             # Launched through the code server, which watches its own run processes.
             return CheckRunHealthResult(WorkerStatus.RUNNING, "run through the code server")
-        pid, start_time = worker
-        if process_start_time(pid) == start_time:
+        if worker_alive(worker):
             return CheckRunHealthResult(WorkerStatus.RUNNING)
         return CheckRunHealthResult(
-            WorkerStatus.FAILED, f"run worker process {pid} exited before the run finished"
+            WorkerStatus.FAILED, f"run worker process {worker[0]} exited before the run finished"
         )
 
     def get_run_worker_debug_info(
@@ -184,8 +186,7 @@ class ForkingRunLauncher(dg.DefaultRunLauncher):
         worker = run_worker_of(run)
         if worker is None:
             return None
-        alive = process_start_time(worker[0]) == worker[1]
-        return f"run worker pid {worker[0]} ({'running' if alive else 'exited'})"
+        return f"run worker pid {worker[0]} ({'running' if worker_alive(worker) else 'exited'})"
 
     def terminate(self, run_id: str) -> bool:
         run = self._instance.get_run_by_id(run_id) if self.has_instance else None
@@ -195,13 +196,12 @@ class ForkingRunLauncher(dg.DefaultRunLauncher):
         if run.is_finished:
             return False
         self._instance.report_run_canceling(run)
-        pid, start_time = worker
-        if process_start_time(pid) != start_time:
+        if not worker_alive(worker):
             self._instance.report_engine_event(
-                f"Run worker process {pid} had already exited.", run, cls=self.__class__
+                f"Run worker process {worker[0]} had already exited.", run, cls=self.__class__
             )
             return False
-        os.kill(pid, signal.SIGINT)
+        os.kill(worker[0], signal.SIGINT)
         return True
 
     def dispose(self) -> None:

@@ -90,7 +90,7 @@ def test_a_forked_worker_executes_the_run(
             pid_job,
             job_code_origin=JobPythonOrigin("pid_job", _origin(project, "forkserver_test_defs")),
         )
-        pid = forkserver.fork_run(run.run_id, serialize_value(instance_ref))
+        pid = forkserver.fork_run(run.run_id)
         assert pid not in (os.getpid(), forkserver.pid)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
