@@ -8,7 +8,11 @@ Baseline, one process, one file after another, measured before and after the pip
 ratio is to the faster of the two): download the blob, clamd INSTREAM scan, EXIF
 read, the same renditions as the pipeline (250 px and 720 px WebP, 1440 px JPEG, decoded with
 draft(); THUMBNAIL_RENDITIONS, as the pipeline reads it) and the same ThumbHash placeholder,
-one put per rendition. Pipeline: the photos are uploaded
+one put per rendition. Pipeline: first, untimed, one
+photo goes through a daemon of its own, as on an instance that has run before: its run starts
+the run forkserver, and the instance remembers its location, so each measured daemon warms the
+forkserver up as it starts, as after any restart (that first run's launch is printed: the cold
+start the measurements leave out). Then, per measurement, a new daemon, the photos are uploaded
 (ingest + outbox relay, not timed), the daemon's sensor launches the processing runs, and the
 clock runs from the moment the events were acknowledged to the last file's `processed_at` (scan,
 EXIF, renditions, search index, notification, every row written). Measured once per
@@ -28,8 +32,10 @@ import os
 import random
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageFilter
 
@@ -37,6 +43,7 @@ from benchmarks.common import isolated_environment, machine
 from file_pipeline import settings
 from file_pipeline.cli.runtime import dagster_daemon, open_resources
 from file_pipeline.db import files as file_rows
+from file_pipeline.launcher.launcher import forkservers_of
 from file_pipeline.processing.exif import exif_of
 from file_pipeline.processing.images import guarded_decode, open_image
 from file_pipeline.processing.scanning import ClamdScanner
@@ -87,6 +94,8 @@ class Measured:
     """Where the pipeline's wall time went (seconds from the events' acknowledgement)."""
     processes: dict[str, float] | None = None
     """CPU seconds by kind of process during the measurement."""
+    top: list[str] | None = None
+    """The processes that used the most CPU during the measurement."""
 
     @property
     def files_per_second(self) -> float:
@@ -152,34 +161,78 @@ def rss_of_self() -> float:
     return 0.0
 
 
+def warm_up(photo: Path, folder: Path) -> dict[str, float]:
+    """One photo through a first daemon, untimed: the phases of that cold first run."""
+    with open_resources() as resources, dagster_daemon(folder / "daemon-warm-up.log"):
+        time.sleep(8)  # the daemon loads the code location and ticks once
+        ids = upload(resources, [photo], "bench-warm-up")
+        started = time.perf_counter()
+        wait_processed(resources, ids, lambda: None)
+        return run_phases(time.time() - (time.perf_counter() - started))
+
+
+def upload(resources: Any, photos: list[Path], uploaded_by: str) -> list[str]:
+    """Ingest the photos and relay their events to Kafka (acknowledged on return)."""
+    postgres, kafka = resources.postgres, resources.kafka
+    result = ingest_files(
+        resources.storage,
+        postgres,
+        photos,
+        uploaded_by=uploaded_by,
+        description=None,
+        topic=kafka.file_events_topic,
+        run_id=None,
+        log=LOG,
+    )
+    relay_outbox(postgres, kafka, LOG)
+    return [m.id for m in result.stored]
+
+
+def wait_processed(resources: Any, ids: list[str], sample: Callable[[], None]) -> None:
+    """Until every file has its `processed_at`, checking every 0.25 s and calling `sample`
+    about once a second (reading /proc is not free: it would be the pipeline's CPU)."""
+    last_sample = time.monotonic()
+    while True:
+        with resources.postgres.connection() as conn:
+            done = file_rows.processed_ids(conn, ids)
+        if len(done) == len(ids):
+            return
+        if time.monotonic() - last_sample >= 1.0:
+            sample()
+            last_sample = time.monotonic()
+        time.sleep(0.25)
+
+
+def wait_for_forkserver(daemon_pid: int, timeout: float = 60.0) -> bool:
+    """Until the daemon's run forkserver (its warm-up) has loaded: a child running
+    `-m file_pipeline.launcher` whose CPU time stood still for a second. False if none came."""
+    deadline = time.monotonic() + timeout
+    previous: dict[int, int] = {}
+    while time.monotonic() < deadline:
+        current = forkservers_of(daemon_pid)
+        if current and current == previous:
+            return True
+        previous = current
+        time.sleep(1.0)
+    return False
+
+
 def pipeline(photos: list[Path], workers: int, folder: Path) -> Measured:
     """Upload, then time the daemon-driven processing to the last `processed_at`."""
     os.environ["PROCESSING_WORKERS"] = str(workers)
-    with open_resources() as resources, dagster_daemon(folder / f"daemon-{workers}.log"):
-        storage, postgres, kafka = resources.storage, resources.postgres, resources.kafka
+    with (
+        open_resources() as resources,
+        dagster_daemon(folder / f"daemon-{workers}.log") as daemon,
+    ):
         time.sleep(8)  # the daemon loads the code location and ticks once
-        result = ingest_files(
-            storage,
-            postgres,
-            photos,
-            uploaded_by=f"bench-{workers}",
-            description=None,
-            topic=kafka.file_events_topic,
-            run_id=None,
-            log=LOG,
-        )
-        ids = [m.id for m in result.stored]
-        relay_outbox(postgres, kafka, LOG)
+        if not wait_for_forkserver(daemon.pid):
+            print("warning: the daemon warmed up no forkserver; the first run will start one")
+        ids = upload(resources, photos, f"bench-{workers}")
         cpu, started, processes = cpu_seconds(), time.perf_counter(), ProcessCpu()
-        while True:
-            with postgres.connection() as conn:
-                done = file_rows.processed_ids(conn, ids)
-            processes.sample()
-            if len(done) == len(ids):
-                break
-            time.sleep(0.25)
+        wait_processed(resources, ids, processes.sample)
         seconds = time.perf_counter() - started
         phases = run_phases(time.time() - seconds)
+        by_kind = _finish(processes)
     return Measured(
         f"pipeline, {workers} worker{'s' if workers > 1 else ''}",
         len(ids),
@@ -187,7 +240,8 @@ def pipeline(photos: list[Path], workers: int, folder: Path) -> Measured:
         cpu_seconds() - cpu,
         processes.peak_rss_mb,
         phases,
-        _finish(processes),
+        by_kind,
+        processes.top(),
     )
 
 
@@ -249,6 +303,8 @@ class ProcessCpu:
         self.first: dict[int, float] = {}
         self.last: dict[int, float] = {}
         self.kind: dict[int, str] = {}
+        self.args: dict[int, str] = {}
+        self.peak_rss_by_pid: dict[int, float] = {}
         self.peak_rss_mb = 0.0
         self.sample(first=True)
 
@@ -268,14 +324,30 @@ class ProcessCpu:
                 self.kind[pid] = kind
             fields = stat.rsplit(")", 1)[1].split()
             used = (int(fields[11]) + int(fields[12])) / self.tick
+            rss = int(fields[21]) * self.page_mb
+            self.peak_rss_by_pid[pid] = max(self.peak_rss_by_pid.get(pid, 0.0), rss)
+            if args and kind != "other":
+                self.args[pid] = args
             if self.kind[pid] in DAGSTER_KINDS:
-                rss_mb += int(fields[21]) * self.page_mb
+                rss_mb += rss
             if first:
                 self.first[pid] = used
             else:
                 self.first.setdefault(pid, 0.0)
             self.last[pid] = used
         self.peak_rss_mb = max(self.peak_rss_mb, rss_mb)
+
+    def top(self, count: int = 4) -> list[str]:
+        """The processes that used the most CPU: pid, kind, CPU s, peak RSS and command."""
+        used = sorted(
+            ((last - self.first.get(pid, 0.0), pid) for pid, last in self.last.items()),
+            reverse=True,
+        )
+        return [
+            f"{pid} {self.kind.get(pid, 'other')} {cpu:.1f} s "
+            f"{self.peak_rss_by_pid.get(pid, 0):.0f} MB `{self.args.get(pid, '')[:60]}`"
+            for cpu, pid in used[:count]
+        ]
 
     def by_kind(self) -> dict[str, float]:
         totals: dict[str, float] = {}
@@ -330,6 +402,7 @@ def main() -> None:
                 keys.append(key)
             scanner = resources.clamav.scanner()
             before = baseline(keys, resources.storage, scanner, "plain loop, before")
+        cold = warm_up(photos[0], Path(folder))
         results = [pipeline(photos, n, Path(folder)) for n in workers]
         with open_resources() as resources:
             after = baseline(
@@ -364,6 +437,15 @@ def main() -> None:
                 if seconds >= 0.05
             )
             print(f"{measured.label} CPU s by process: {parts}")
+    for measured in results:
+        for line in measured.top or []:
+            print(f"{measured.label}, top process: {line}")
+    if cold:
+        print(
+            f"cold start, not measured above (the warm-up photo's run, before any forkserver): "
+            f"sensor pickup {cold.get('sensor pickup', 0):.1f} s, "
+            f"run launch {cold.get('run launch', 0):.1f} s"
+        )
     print(f"ratios are to the faster plain loop ({base.label}); steal: {steal_note()}")
     print("target: pipeline >= 1.5x the plain loop on 2 cores, growing with workers")
     args.plot.parent.mkdir(parents=True, exist_ok=True)

@@ -233,6 +233,8 @@ def test_container_instance_validates_against_dagster(tmp_path: Path) -> None:
     from dagster._core.run_coordinator import QueuedRunCoordinator
     from dagster_aws.s3.compute_log_manager import S3ComputeLogManager
 
+    from file_pipeline.launcher import WarmingRunCoordinator
+
     shutil.copy(CONTAINER_INSTANCE, tmp_path / "dagster.yaml")
     config, custom_class = dagster_instance_config(str(tmp_path))
     assert custom_class is None
@@ -253,11 +255,15 @@ def test_container_instance_validates_against_dagster(tmp_path: Path) -> None:
     assert (launcher["module"], launcher["class"]) == ("dagster_docker", "DockerRunLauncher")
     assert set(launcher["config"]["env_vars"]) == SETTINGS_VARS
 
-    # The same queue, monitoring and retries as the local instance.
+    # The same queue, monitoring and retries as the local instance (whose coordinator is
+    # Dagster's, plus the forkserver's warm-up, which containers do not have).
     local = _load(LOCAL_INSTANCE)
     raw = _load(CONTAINER_INSTANCE)
-    for section in ("concurrency", "run_coordinator", "run_monitoring", "run_retries"):
+    for section in ("concurrency", "run_monitoring", "run_retries"):
         assert raw[section] == local[section], section
+    assert raw["run_coordinator"]["config"] == local["run_coordinator"]["config"]
+    assert local["run_coordinator"]["class"] == "WarmingRunCoordinator"
+    assert issubclass(WarmingRunCoordinator, QueuedRunCoordinator)
 
 
 def test_container_instance_docker_run_launcher_config() -> None:

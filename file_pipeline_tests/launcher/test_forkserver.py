@@ -1,6 +1,7 @@
 """The run forkserver on a project of its own (a tmp folder with one job, a SQLite instance): it
 starts, forks a worker that executes a real run, notices edited and added files, and a location
-that does not load is a ForkserverError, not a hang."""
+that does not load is a ForkserverError, not a hang; the launcher warms up the location it
+remembers, and a memory that is missing, garbled or out of date warms up nothing."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
 from dagster._serdes import serialize_value
 
 from file_pipeline.launcher.forkserver import ForkserverError, RunForkserver, changed_sources
+from file_pipeline.launcher.launcher import REMEMBERED_LOCATION_FILE, ForkingRunLauncher
 
 JOB = """
 import os
@@ -152,3 +154,46 @@ def test_a_missing_interpreter_fails_to_start(project: Path, instance_ref: Insta
     )
     with pytest.raises(ForkserverError, match="no-python"):
         server.start()
+
+
+def test_the_launcher_warms_up_the_location_it_remembers(
+    project: Path, instance_ref: InstanceRef
+) -> None:
+    location = {
+        "origin": serialize_value(_origin(project, "forkserver_test_defs")),
+        "executable": sys.executable,
+        "working_directory": str(project),
+    }
+    with dg.DagsterInstance.from_ref(instance_ref) as instance:
+        memory = Path(instance.root_directory) / REMEMBERED_LOCATION_FILE
+        launcher = ForkingRunLauncher()
+        launcher.register_instance(instance)
+        try:
+            assert launcher.remembered_location() is None and launcher.warm_up() is None
+            memory.write_text("{not json")
+            assert launcher.warm_up() is None, "a garbled memory warms up nothing"
+
+            launcher._remember(location)
+            assert launcher.remembered_location() == location
+            thread = launcher.warm_up()
+            assert thread is not None
+            thread.join(90)
+            forkserver = launcher._forkserver
+            assert forkserver is not None and forkserver.alive()
+            assert forkserver.serialized_origin == location["origin"]
+        finally:
+            launcher.dispose()
+
+        # A remembered interpreter that is gone: no forkserver, and nothing held against the
+        # first run, which starts one itself.
+        launcher = ForkingRunLauncher()
+        launcher.register_instance(instance)
+        launcher._remember({**location, "executable": str(project / "no-python")})
+        thread = launcher.warm_up()
+        assert thread is not None
+        thread.join(30)
+        assert launcher._forkserver is None and launcher._last_error is None
+
+        off = ForkingRunLauncher(warm_up_at_daemon_start=False)
+        off.register_instance(instance)
+        assert off.warm_up() is None

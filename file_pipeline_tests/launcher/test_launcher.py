@@ -1,8 +1,8 @@
 """`ForkingRunLauncher` through a running `dagster-daemon`: the first run starts the forkserver
-and every run is forked from that one, the UI's terminate interrupts a forked run, and a
-forkserver that cannot start leaves every run on the code server with the reason logged. (A
-forked worker killed mid-run is failed by run monitoring and retried:
-`defs/test_daemon_faults.py`.)"""
+and every run is forked from that one, a restarted daemon warms up the forkserver before any run
+asks, the UI's terminate interrupts a forked run, and a forkserver that cannot start leaves every
+run on the code server with the reason logged. (A forked worker killed mid-run is failed by run
+monitoring and retried: `defs/test_daemon_faults.py`.)"""
 
 from __future__ import annotations
 
@@ -14,7 +14,14 @@ import dagster as dg
 import pytest
 from dagster._core.storage.tags import GRPC_INFO_TAG
 
-from file_pipeline.launcher.launcher import RUN_WORKER_TAG, ForkingRunLauncher, run_worker_of
+from file_pipeline.launcher.launcher import (
+    RUN_WORKER_TAG,
+    ForkingRunLauncher,
+    forkservers_of,
+    in_dagster_daemon,
+    process_start_time,
+    run_worker_of,
+)
 from file_pipeline_tests.helpers import noise_photos, run_upload, uploaded_ids
 from file_pipeline_tests.services import DaemonEnvironment, daemon_environment, wait_for
 
@@ -86,6 +93,49 @@ def test_every_run_is_forked_from_the_forkserver_the_first_one_started(
     ]
     assert starts[0] and "first run of this code location" in starts[0][0]
     assert starts[1:] == [[], []], "one forkserver for all three"
+
+
+def test_a_restarted_daemon_warms_up_the_forkserver_of_the_last_location(
+    env: DaemonEnvironment, tmp_path: Path
+) -> None:
+    (first,) = _one_at_a_time(env, tmp_path / "files", 1)
+    messages = _engine_messages(env.instance, first.run_id)
+    assert any("Starting a run forkserver" in m for m in messages)
+    env.daemon.stop()
+    daemon = env.daemon.start()
+    assert daemon.proc is not None
+    # Nothing was uploaded since: a forkserver of the new daemon can only be its warm-up.
+    (warmed,) = wait_for(
+        lambda: list(forkservers_of(daemon.proc.pid)), 90, "the new daemon to warm up a forkserver"
+    )
+    started_at = process_start_time(warmed)
+    assert [r.run_id for r in _processing_runs(env.instance)] == [first.run_id]
+
+    env.wait_until_processed(_upload(env, tmp_path / "files", "after-restart.txt"), timeout=180)
+    env.finished_processing_runs()
+    second = _processing_runs(env.instance)[-1]
+    assert second.run_id != first.run_id and second.status == dg.DagsterRunStatus.SUCCESS
+    assert run_worker_of(second) is not None, "forked"
+    assert not any(
+        "Starting a run forkserver" in m for m in _engine_messages(env.instance, second.run_id)
+    ), "the run used the forkserver warmed up at the daemon's start"
+    assert (
+        list(forkservers_of(daemon.proc.pid)) == [warmed]
+        and process_start_time(warmed) == started_at
+    )
+
+
+def test_only_dagster_daemon_warms_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    for argv, expected in [
+        (["/venv/bin/dagster-daemon", "run", "-w", "workspace.yaml"], True),
+        (["/venv/lib/python3.11/site-packages/dagster/_daemon/__main__.py", "run"], True),
+        (["/venv/bin/dagster-daemon", "liveness-check"], False),
+        (["/venv/bin/dagster-webserver", "run"], False),
+        (["/venv/bin/dagster", "dev"], False),
+        (["-c"], False),
+    ]:
+        monkeypatch.setattr("sys.argv", argv)
+        assert in_dagster_daemon() is expected, argv
 
 
 def test_terminate_interrupts_a_forked_run(env: DaemonEnvironment, tmp_path: Path) -> None:
