@@ -96,6 +96,8 @@ class Measured:
     """CPU seconds by kind of process during the measurement."""
     top: list[str] | None = None
     """The processes that used the most CPU during the measurement."""
+    counts: dict[str, int] | None = None
+    """How many processes of each kind used CPU during the measurement."""
 
     @property
     def files_per_second(self) -> float:
@@ -242,6 +244,7 @@ def pipeline(photos: list[Path], workers: int, folder: Path) -> Measured:
         phases,
         by_kind,
         processes.top(),
+        processes.processes_by_kind(),
     )
 
 
@@ -251,13 +254,20 @@ def run_phases(acknowledged_at: float) -> dict[str, float]:
     import dagster as dg
 
     instance = dg.DagsterInstance.get()
-    records = [  # this measurement's runs, not the previous worker count's
+    records = [  # this measurement's processing runs, not the previous worker count's
         record
         for record in instance.get_run_records(dg.RunsFilter(job_name="process_file_events"))
         if record.create_timestamp.timestamp() > acknowledged_at - 1.0
     ]
     if not records:
         return {}
+    others: dict[str, float] = {}  # other jobs' runs that ran during the measurement
+    for record in instance.get_run_records():
+        if record.dagster_run.job_name != "process_file_events" and (
+            record.end_time is None or record.end_time > acknowledged_at
+        ):
+            name = f"runs of {record.dagster_run.job_name}"
+            others[name] = others.get(name, 0.0) + 1
     first = min(records, key=lambda r: r.create_timestamp.timestamp())
     phases = {
         "runs": float(len(records)),
@@ -270,7 +280,7 @@ def run_phases(acknowledged_at: float) -> dict[str, float]:
                 phases[step.step_key] = phases.get(step.step_key, 0.0) + (
                     step.end_time - step.start_time
                 )
-    return phases
+    return {**phases, **others}
 
 
 PROCESS_KINDS = [
@@ -294,8 +304,10 @@ DAGSTER_KINDS = {"decoding workers", "run process", "code server", "daemon"}
 class ProcessCpu:
     """CPU seconds by kind of process (daemon, run, workers, services) over a measurement, and
     the peak resident memory of Dagster's processes (daemon, code server, runs, workers) summed,
-    sampled from /proc (no subprocess, so sampling costs the pipeline little CPU): a process
-    that exits between samples loses its last interval."""
+    sampled from /proc (no subprocess, so sampling costs the pipeline little CPU). A process
+    that exits between samples loses its last interval, or all of it if it lived between two
+    samples; what its parent reaped (cutime, cstime) and was not sampled is counted apart, under
+    "exited unsampled (children of <parent kind>)"."""
 
     def __init__(self) -> None:
         self.tick = os.sysconf("SC_CLK_TCK")
@@ -305,11 +317,16 @@ class ProcessCpu:
         self.kind: dict[int, str] = {}
         self.args: dict[int, str] = {}
         self.peak_rss_by_pid: dict[int, float] = {}
+        self.parent: dict[int, int] = {}
+        self.reaped_first: dict[int, float] = {}
+        self.reaped_last: dict[int, float] = {}
+        self.alive: set[int] = set()
         self.peak_rss_mb = 0.0
         self.sample(first=True)
 
     def sample(self, *, first: bool = False) -> None:
         rss_mb = 0.0
+        self.alive = set()
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
@@ -324,6 +341,9 @@ class ProcessCpu:
                 self.kind[pid] = kind
             fields = stat.rsplit(")", 1)[1].split()
             used = (int(fields[11]) + int(fields[12])) / self.tick
+            reaped = (int(fields[13]) + int(fields[14])) / self.tick
+            self.parent[pid] = int(fields[1])
+            self.alive.add(pid)
             rss = int(fields[21]) * self.page_mb
             self.peak_rss_by_pid[pid] = max(self.peak_rss_by_pid.get(pid, 0.0), rss)
             if args and kind != "other":
@@ -332,12 +352,24 @@ class ProcessCpu:
                 rss_mb += rss
             if first:
                 self.first[pid] = used
+                self.reaped_first[pid] = reaped
             else:
                 self.first.setdefault(pid, 0.0)
+                self.reaped_first.setdefault(pid, 0.0)
             self.last[pid] = used
+            self.reaped_last[pid] = reaped
         self.peak_rss_mb = max(self.peak_rss_mb, rss_mb)
 
-    def top(self, count: int = 4) -> list[str]:
+    def processes_by_kind(self) -> dict[str, int]:
+        """How many processes of each kind ran during the measurement."""
+        counts: dict[str, int] = {}
+        for pid, used in self.last.items():
+            if used - self.first.get(pid, 0.0) > 0:
+                kind = self.kind.get(pid, "other")
+                counts[kind] = counts.get(kind, 0) + 1
+        return counts
+
+    def top(self, count: int = 8) -> list[str]:
         """The processes that used the most CPU: pid, kind, CPU s, peak RSS and command."""
         used = sorted(
             ((last - self.first.get(pid, 0.0), pid) for pid, last in self.last.items()),
@@ -354,6 +386,21 @@ class ProcessCpu:
         for pid, used in self.last.items():
             kind = self.kind.get(pid, "other")
             totals[kind] = totals.get(kind, 0.0) + used - self.first.get(pid, 0.0)
+        for parent, reaped in self.reaped_last.items():
+            if parent not in self.alive:
+                continue  # exited itself: its parent's reaped time covers it and its children
+            sampled = sum(
+                self.last[pid]
+                + self.reaped_last.get(pid, 0.0)
+                - self.first.get(pid, 0.0)
+                - self.reaped_first.get(pid, 0.0)
+                for pid, ppid in self.parent.items()
+                if ppid == parent and pid not in self.alive
+            )
+            unsampled = reaped - self.reaped_first.get(parent, 0.0) - sampled
+            if unsampled > 0.05:
+                kind = f"exited unsampled (children of {self.kind.get(parent, 'other')})"
+                totals[kind] = totals.get(kind, 0.0) + unsampled
         return dict(sorted(totals.items(), key=lambda item: -item[1]))
 
 
@@ -425,7 +472,7 @@ def main() -> None:
     for measured in results:
         if measured.phases:
             parts = ", ".join(
-                f"{name} {value:.0f}" if name == "runs" else f"{name} {value:.1f} s"
+                f"{name} {value:.0f}" if name.startswith("runs") else f"{name} {value:.1f} s"
                 for name, value in measured.phases.items()
             )
             print(f"{measured.label}: {parts}")
@@ -438,6 +485,9 @@ def main() -> None:
             )
             print(f"{measured.label} CPU s by process: {parts}")
     for measured in results:
+        if measured.counts:
+            parts = ", ".join(f"{kind} {n}" for kind, n in sorted(measured.counts.items()))
+            print(f"{measured.label} processes that used CPU: {parts}")
         for line in measured.top or []:
             print(f"{measured.label}, top process: {line}")
     if cold:

@@ -85,3 +85,7 @@ class SchemaOutOfDateError(FilePipelineError):
             f"database {database} has schema version {applied}, this code needs {needed}: run "
             "`file-pipeline db migrate`"
         )
+
+
+class CodeServerError(FilePipelineError):
+    """The gRPC code server started for a daemon exited or did not listen in time."""

@@ -147,3 +147,13 @@ def test_ruff_is_clean() -> None:
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_job_runs_its_steps_in_the_runs_process() -> None:
+    """Dagster's default executor would start an interpreter per step (about 3 CPU s each): the
+    scheduled health checks and every statistics refresh would take it from processing."""
+    executors = {
+        job.name: job.executor_def.name for job in load_definitions().resolve_all_job_defs()
+    }
+    assert {"check_data_health", "reconcile_storage", "reprocess_files"} <= set(executors)
+    assert set(executors.values()) == {dg.in_process_executor.name}, executors

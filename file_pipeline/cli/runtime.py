@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,6 +24,7 @@ from typing import Any
 import dagster as dg
 
 from file_pipeline import settings
+from file_pipeline.errors import CodeServerError
 from file_pipeline.resources import (
     ClamAVResource,
     KafkaResource,
@@ -130,36 +132,101 @@ def run_delete(file_ids: list[str], instance: dg.DagsterInstance) -> dg.ExecuteI
     )
 
 
+CODE_SERVER_START_TIMEOUT_SECONDS = 120.0
+
+
 @contextmanager
 def dagster_daemon(log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """Run `dagster-daemon` (sensors, run queue, retries) for the duration of the block."""
+    """Run `dagster-daemon` (sensors, run queue, retries) for the duration of the block, with a
+    gRPC code server of its own started first, as `dagster dev` and a deployment do.
+
+    A daemon given `workspace.yaml` directly manages the code server itself, and Dagster's
+    daemon replaces that server every 60 seconds (`RELOAD_WORKSPACE_INTERVAL`: each refresh
+    clears its endpoints, so the next call starts a new process that imports Dagster and loads
+    the definitions again, about 2 CPU seconds a minute on this project's machine). Pointed at
+    a running server (`grpc_server` in a workspace file of its own), its refresh only asks that
+    server for the definitions again. The yielded process is the daemon's; the code server and
+    the runs are in its process group and stop with it.
+    """
     apply_env_defaults()
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    workspace = log_path.with_name(f"{log_path.stem}-workspace.yaml")
+    workspace.write_text(
+        "load_from:\n"
+        f"  - grpc_server:\n      host: localhost\n      port: {port}\n"
+        f"      location_name: {LOCATION_NAME}\n"
+    )
+    bin_dir = Path(sys.executable).parent
     with log_path.open("ab") as log:
-        proc = subprocess.Popen(
+        server = subprocess.Popen(
             [
-                str(Path(sys.executable).with_name("dagster-daemon")),
-                "run",
-                "-w",
-                str(PROJECT_ROOT / "workspace.yaml"),
+                str(bin_dir / "dagster"),
+                *("api", "grpc", "--module-name", "file_pipeline.definitions"),
+                *("--location-name", LOCATION_NAME, "--host", "localhost", "--port", str(port)),
             ],
             cwd=PROJECT_ROOT,
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            start_new_session=True,
+            process_group=0,  # leads a group of its own, which the daemon joins
         )
+        group = server.pid
+        try:
+            _wait_for_code_server(server, port, log_path)
+            proc = subprocess.Popen(
+                [str(bin_dir / "dagster-daemon"), "run", "-w", str(workspace)],
+                cwd=PROJECT_ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                process_group=group,
+            )
+        except BaseException:
+            _stop_group(group, server)
+            raise
     try:
         yield proc
     finally:
-        # The daemon leads its own process group, with its code server and runs: stop them all.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        time.sleep(1)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        _stop_group(group, proc)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(timeout=10)
+
+
+LOCATION_NAME = "file_pipeline"
+"""The code location's name, as `workspace.yaml` gives it."""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for_code_server(server: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+    """Until the server listens: it opens its port once the definitions are loaded."""
+    deadline = time.monotonic() + CODE_SERVER_START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise CodeServerError(f"the code server exited {server.returncode} (log: {log_path})")
+        with contextlib.suppress(OSError), socket.create_connection(("localhost", port), 1.0):
+            return
+        time.sleep(0.2)
+    raise CodeServerError(
+        f"the code server did not listen on port {port} within "
+        f"{CODE_SERVER_START_TIMEOUT_SECONDS:g} s (log: {log_path})"
+    )
+
+
+def _stop_group(group: int, leader: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process group (code server, daemon, runs), then SIGKILL what is left."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGTERM)
+    try:
+        leader.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        leader.kill()
+        leader.wait(timeout=10)
+    time.sleep(1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)

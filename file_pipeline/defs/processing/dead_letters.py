@@ -115,7 +115,6 @@ def replay_dead_letters_op(
     name="replay_dead_letters",
     description="Replay dead letters to `file-events`: by reason or by offsets, leaving letters "
     "replayed `limit` times alone unless `force` (as `file-pipeline dlq replay`).",
-    executor_def=dg.in_process_executor,
     tags={"file_pipeline/kind": "dlq_replay"},
 )
 def replay_dead_letters() -> None:

@@ -12,8 +12,5 @@ process_file_events = dg.define_asset_job(
         "Process one batch of files: offset ranges of `file-events` (from the sensor) or file ids "
         "(a reprocess batch), given in run config."
     ),
-    # One process for the batch: the derived stages use their own worker processes, and a
-    # subprocess per step would cost seconds per run.
-    executor_def=dg.in_process_executor,
     tags={"file_pipeline/kind": "processing", "dagster/max_retries": "2"},
 )

@@ -9,7 +9,6 @@ upload_files = dg.define_asset_job(
     # The data-health checks scan whole tables and the bucket: they run in `check_data_health`
     # every 15 minutes, not in every upload.
     selection=dg.AssetSelection.assets(uploaded_files, file_events).without_checks(),
-    executor_def=dg.in_process_executor,
     description=(
         "Upload local files (paths, directories, globs): blobs to object storage, rows and outbox "
         "events to PostgreSQL in one transaction, then publish the events to Kafka."
@@ -20,7 +19,6 @@ upload_files = dg.define_asset_job(
 delete_files = dg.define_asset_job(
     name="delete_files",
     selection=dg.AssetSelection.assets(deleted_files, file_events).without_checks(),
-    executor_def=dg.in_process_executor,
     description="Delete files: rows marked deleted, DELETED events published, objects removed.",
     tags={"file_pipeline/kind": "delete"},
 )
@@ -28,7 +26,6 @@ delete_files = dg.define_asset_job(
 relay_file_events = dg.define_asset_job(
     name="relay_file_events",
     selection=dg.AssetSelection.assets(file_events).without_checks(),
-    executor_def=dg.in_process_executor,
     description="Publish events left in the outbox (e.g. after a Kafka outage).",
     tags={"file_pipeline/kind": "relay"},
 )
