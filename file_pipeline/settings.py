@@ -80,7 +80,7 @@ FILE_EVENTS_SENSOR_INTERVAL = EnvVar(
 )
 FILE_EVENTS_WAIT_SECONDS = EnvVar(
     "FILE_EVENTS_WAIT_SECONDS",
-    "3.5",
+    "4.5",
     "how long after its start a file_events_sensor tick that found nothing keeps waiting for "
     "the first new event (Dagster starts a sensor tick at most every 5 s); 0: never wait",
 )
