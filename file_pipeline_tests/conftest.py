@@ -10,7 +10,6 @@ the same stack is left alone.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ import pytest
 from dagster_graphql import DagsterGraphQLClient
 
 from file_pipeline import settings
-from file_pipeline.cli.runtime import Resources, load_definitions, open_resources
+from file_pipeline.cli.runtime import Resources, free_port, load_definitions, open_resources
 from file_pipeline.resources import KafkaResource, ObjectStorageResource, PostgresResource
 from file_pipeline.sandbox import isolated_environment
 from file_pipeline_tests.helpers import REPOSITORY_QUERY, Pipeline, graphql
@@ -118,12 +117,6 @@ class DagsterDev:
 
     url: str
     client: DagsterGraphQLClient
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ import dagster as dg
 import yaml
 
 from file_pipeline import settings
-from file_pipeline.cli.runtime import Resources, load_definitions, open_resources
+from file_pipeline.cli.runtime import Resources, free_port, load_definitions, open_resources
 from file_pipeline.db import files as file_rows
 from file_pipeline.processing.scanning import ClamdScanner
 from file_pipeline.sandbox import isolated_environment
@@ -36,12 +35,6 @@ if TYPE_CHECKING:
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Daemon:

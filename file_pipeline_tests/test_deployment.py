@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ import pytest
 import yaml
 
 from file_pipeline import settings
+from file_pipeline.cli.runtime import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -291,16 +291,10 @@ def test_container_workspace_points_at_the_code_server() -> None:
 # --- (c) a real gRPC code server ----------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_code_server_serves_the_container_workspace_over_grpc(tmp_path: Path) -> None:
     from dagster._grpc.client import DagsterGrpcClient
 
-    port = _free_port()
+    port = free_port()
     image = "file-pipeline:test-deployment"
     home = tmp_path / "dagster_home"
     home.mkdir()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import yaml
 
 from file_pipeline import settings
 from file_pipeline.errors import CodeServerError
@@ -150,20 +151,22 @@ def dagster_daemon(log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """
     apply_env_defaults()
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port = free_port()
+    location = workspace_location()
     workspace = log_path.with_name(f"{log_path.stem}-workspace.yaml")
     workspace.write_text(
         "load_from:\n"
         f"  - grpc_server:\n      host: localhost\n      port: {port}\n"
-        f"      location_name: {LOCATION_NAME}\n"
+        f"      location_name: {location['location_name']}\n"
     )
     bin_dir = Path(sys.executable).parent
     with log_path.open("ab") as log:
         server = subprocess.Popen(
             [
                 str(bin_dir / "dagster"),
-                *("api", "grpc", "--module-name", "file_pipeline.definitions"),
-                *("--location-name", LOCATION_NAME, "--host", "localhost", "--port", str(port)),
+                *("api", "grpc", "--module-name", location["module_name"]),
+                *("--location-name", location["location_name"]),
+                *("--host", "localhost", "--port", str(port)),
             ],
             cwd=PROJECT_ROOT,
             stdout=log,
@@ -193,13 +196,18 @@ def dagster_daemon(log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
             server.wait(timeout=10)
 
 
-LOCATION_NAME = "file_pipeline"
-"""The code location's name, as `workspace.yaml` gives it."""
+def workspace_location() -> dict[str, str]:
+    """The code location `workspace.yaml` loads (`module_name`, `location_name`): the code server
+    started for a daemon serves the same one."""
+    workspace = yaml.safe_load((PROJECT_ROOT / "workspace.yaml").read_text())
+    (entry,) = workspace["load_from"]
+    return entry["python_module"]
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
     with socket.socket() as s:
-        s.bind(("localhost", 0))
+        s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 

@@ -39,7 +39,9 @@ def test_the_daemon_ticks_from_a_code_server_it_does_not_manage(tmp_path) -> Non
         group = os.getpgid(daemon.pid)
         workspace = yaml.safe_load(log.with_name("daemon-workspace.yaml").read_text())
         (entry,) = workspace["load_from"]
-        assert entry["grpc_server"]["location_name"] == runtime.LOCATION_NAME
+        assert (
+            entry["grpc_server"]["location_name"] == runtime.workspace_location()["location_name"]
+        )
 
         def sensor_ticked() -> bool:
             states = instance.all_instigator_state()
