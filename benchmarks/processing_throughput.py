@@ -1,24 +1,30 @@
 """Processing throughput of camera-sized photos, end to end with the Dagster daemon, against a
 plain single-process loop doing the same per-file work on the same blobs, in the same run.
 
-    .venv/bin/python -m benchmarks.processing_throughput [--photos 100] [--workers 1,2]
+    .venv/bin/python -m benchmarks.processing_throughput [--photos 100] [--workers 1,2] [--repeat 3]
 
 The photos are 12-megapixel JPEGs generated from a fixed seed (cached outside the repository).
-Baseline, one process, one file after another, measured before and after the pipeline (the
-ratio is to the faster of the two): download the blob, clamd INSTREAM scan, EXIF
+Baseline, one process, one file after another: download the blob, clamd INSTREAM scan, EXIF
 read, the same renditions as the pipeline (250 px and 720 px WebP, 1440 px JPEG, decoded with
 draft(); THUMBNAIL_RENDITIONS, as the pipeline reads it) and the same ThumbHash placeholder,
-one put per rendition. Pipeline: first, untimed, one
-photo goes through a daemon of its own, as on an instance that has run before: its run starts
-the run forkserver, and the instance remembers its location, so each measured daemon warms the
-forkserver up as it starts, as after any restart (that first run's launch is printed: the cold
-start the measurements leave out). Then, per measurement, a new daemon, the photos are uploaded
-(ingest + outbox relay, not timed), the daemon's sensor launches the processing runs, and the
-clock runs from the moment the events were acknowledged to the last file's `processed_at` (scan,
-EXIF, renditions, search index, notification, every row written). Measured once per
-PROCESSING_WORKERS value. Prints files/s, the ratio to the baseline, CPU utilisation, peak RSS
-and where the pipeline's time went (sensor pickup, run launch, each step), and writes a plot
-of throughput against workers (PNG). Isolated databases, bucket and
+one put per rendition. Beside it, the same loop in two processes (each takes every other file):
+not the target's baseline, but what two cores give the plain work on this host at that moment.
+
+Pipeline: first, untimed, one photo goes through a daemon of its own, as on an instance that has
+run before: its run starts the run forkserver, and the instance remembers its location, so each
+measured daemon warms the forkserver up as it starts, as after any restart (that first run's
+launch is printed: the cold start the measurements leave out). Then, per measurement, a new
+daemon, the photos are uploaded (ingest + outbox relay, not timed), the daemon's sensor launches
+the processing runs, and the clock runs from the moment the events were acknowledged to the last
+file's `processed_at` (scan, EXIF, renditions, search index, notification, every row written;
+checked every 0.1 s).
+
+Rounds (`--repeat`): each round measures the plain loops, then the pipeline once per
+PROCESSING_WORKERS value; one more plain loop ends the last round. Each pipeline measurement is
+compared with the faster plain loop beside it (the host's speed drifts). Prints files/s, the
+ratios and their median, CPU utilisation, peak RSS, CPU per photo of the loop and of the
+decoding workers, where the pipeline's time went (sensor pickup, run launch, each step), and
+writes a plot of the median throughput against workers (PNG). Isolated databases, bucket and
 topics. Asserts nothing.
 """
 
@@ -28,8 +34,10 @@ import argparse
 import hashlib
 import io
 import logging
+import multiprocessing
 import os
 import random
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -112,35 +120,87 @@ def cpu_seconds() -> float:
     return busy / os.sysconf("SC_CLK_TCK")
 
 
-def baseline(
-    keys: list[str], storage: object, scanner: ClamdScanner, label: str = "plain loop"
-) -> Measured:
-    """One process, one file after another, the same work per file as the pipeline."""
-    client = storage.get_client()  # type: ignore[attr-defined]
-    bucket = storage.bucket  # type: ignore[attr-defined]
-    specs = parse_renditions(settings.THUMBNAIL_RENDITIONS.value())  # what the pipeline makes
-    cpu, started, processes = cpu_seconds(), time.perf_counter(), ProcessCpu()
-    for key in keys:
-        data = client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        verdict = scanner.scan_bytes(data)
+class PlainWork:
+    """The loop's per-file work, with its own S3 client and clamd connection."""
+
+    def __init__(self, storage: object, scanner: ClamdScanner) -> None:
+        self.client = storage.get_client()  # type: ignore[attr-defined]
+        self.bucket = storage.bucket  # type: ignore[attr-defined]
+        self.scanner = scanner
+        self.specs = parse_renditions(settings.THUMBNAIL_RENDITIONS.value())  # the pipeline's
+
+    def process(self, key: str) -> None:
+        data = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        verdict = self.scanner.scan_bytes(data)
         assert verdict.clean, verdict
         with guarded_decode():
             image = open_image(data)
             exif_of(image)
-            renditions = render(image, specs).renditions
+            renditions = render(image, self.specs).renditions
         for rendition in renditions:
-            client.put_object(
-                Bucket=bucket,
+            self.client.put_object(
+                Bucket=self.bucket,
                 Key=f"baseline/{hashlib.sha1(key.encode()).hexdigest()}/{rendition.name}",
                 Body=rendition.data,
                 ContentType=rendition.content_type,
             )
+
+
+def baseline(
+    keys: list[str], storage: object, scanner: ClamdScanner, label: str = "plain loop"
+) -> Measured:
+    """One process, one file after another, the same work per file as the pipeline."""
+    work = PlainWork(storage, scanner)
+    cpu, started, processes = cpu_seconds(), time.perf_counter(), ProcessCpu()
+    for key in keys:
+        work.process(key)
     return Measured(
         label,
         len(keys),
         time.perf_counter() - started,
         cpu_seconds() - cpu,
         rss_of_self(),
+        processes=_finish(processes),
+    )
+
+
+def _plain_worker(keys: list[str], ready: Any) -> None:
+    """One of the two-process loop's processes: its own resources, then its share of the keys."""
+    with open_resources() as resources:
+        work = PlainWork(resources.storage, resources.clamav.scanner())
+        ready.wait()
+        for key in keys:
+            work.process(key)
+
+
+def two_process_baseline(keys: list[str], label: str = "plain loop, 2 processes") -> Measured:
+    """The simplest program that uses both cores: the loop above in two forked processes, each
+    taking every other key. Not the target's baseline: it shows what two cores give this work
+    on this host at the time (a contended or hyperthreaded host gives much less than 2x)."""
+    context = multiprocessing.get_context("fork")
+    ready = context.Barrier(3)
+    children = [
+        context.Process(target=_plain_worker, args=(keys[i::2], ready), daemon=True)
+        for i in range(2)
+    ]
+    for child in children:
+        child.start()
+    ready.wait(timeout=60)  # both have their clients: the clock starts with their first key
+    cpu, started, processes = cpu_seconds(), time.perf_counter(), ProcessCpu()
+    while any(child.is_alive() for child in children):
+        processes.sample()
+        for child in children:
+            child.join(timeout=1.0)
+    seconds = time.perf_counter() - started
+    failed = [child.exitcode for child in children if child.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"a two-process loop worker failed: exit codes {failed}")
+    return Measured(
+        label,
+        len(keys),
+        seconds,
+        cpu_seconds() - cpu,
+        sum(processes.peak_rss_by_pid.get(child.pid or 0, 0.0) for child in children),
         processes=_finish(processes),
     )
 
@@ -191,7 +251,7 @@ def upload(resources: Any, photos: list[Path], uploaded_by: str) -> list[str]:
 
 
 def wait_processed(resources: Any, ids: list[str], sample: Callable[[], None]) -> None:
-    """Until every file has its `processed_at`, checking every 0.25 s and calling `sample`
+    """Until every file has its `processed_at`, checking every 0.1 s and calling `sample`
     about once a second (reading /proc is not free: it would be the pipeline's CPU)."""
     last_sample = time.monotonic()
     while True:
@@ -202,7 +262,7 @@ def wait_processed(resources: Any, ids: list[str], sample: Callable[[], None]) -
         if time.monotonic() - last_sample >= 1.0:
             sample()
             last_sample = time.monotonic()
-        time.sleep(0.25)
+        time.sleep(0.1)
 
 
 def wait_for_forkserver(daemon_pid: int, timeout: float = 60.0) -> bool:
@@ -219,24 +279,24 @@ def wait_for_forkserver(daemon_pid: int, timeout: float = 60.0) -> bool:
     return False
 
 
-def pipeline(photos: list[Path], workers: int, folder: Path) -> Measured:
+def pipeline(photos: list[Path], workers: int, folder: Path, number: int = 1) -> Measured:
     """Upload, then time the daemon-driven processing to the last `processed_at`."""
     os.environ["PROCESSING_WORKERS"] = str(workers)
     with (
         open_resources() as resources,
-        dagster_daemon(folder / f"daemon-{workers}.log") as daemon,
+        dagster_daemon(folder / f"daemon-{workers}-{number}.log") as daemon,
     ):
         time.sleep(8)  # the daemon loads the code location and ticks once
         if not wait_for_forkserver(daemon.pid):
             print("warning: the daemon warmed up no forkserver; the first run will start one")
-        ids = upload(resources, photos, f"bench-{workers}")
+        ids = upload(resources, photos, f"bench-{workers}-{number}")
         cpu, started, processes = cpu_seconds(), time.perf_counter(), ProcessCpu()
         wait_processed(resources, ids, processes.sample)
         seconds = time.perf_counter() - started
         phases = run_phases(time.time() - seconds)
         by_kind = _finish(processes)
     return Measured(
-        f"pipeline, {workers} worker{'s' if workers > 1 else ''}",
+        f"pipeline, {workers} worker{'s' if workers > 1 else ''}, {number}",
         len(ids),
         seconds,
         cpu_seconds() - cpu,
@@ -411,15 +471,15 @@ def _kind_of(args: str) -> str:
     return "benchmark" if "processing_throughput" in args else "other"
 
 
-def plot(results: list[Measured], base: Measured, workers: list[int], path: Path) -> None:
+def plot(speeds: list[float], loop: float, workers: list[int], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(6, 4))
-    axis.plot(workers, [r.files_per_second for r in results], marker="o", label="pipeline")
-    axis.axhline(base.files_per_second, color="grey", linestyle="--", label="plain loop")
+    axis.plot(workers, speeds, marker="o", label="pipeline")
+    axis.axhline(loop, color="grey", linestyle="--", label="plain loop")
     axis.set_xlabel("PROCESSING_WORKERS")
     axis.set_ylabel("photos per second (12 MP)")
     axis.set_xticks(workers)
@@ -430,15 +490,70 @@ def plot(results: list[Measured], base: Measured, workers: list[int], path: Path
     figure.savefig(path, dpi=120)
 
 
+@dataclass
+class Round:
+    """One round: the plain loops measured just before it, and the pipeline at each worker
+    count. Each pipeline measurement is compared with the faster plain loop on either side of
+    it (this round's and the next one's, or the last one after the rounds)."""
+
+    loop: Measured
+    two_processes: Measured
+    pipelines: list[Measured]
+
+
+def print_table(rows: list[tuple[Measured, Measured]]) -> None:
+    cores = os.cpu_count() or 1
+    print(f"{'':<34}{'seconds':>9}{'files/s':>9}{'ratio':>7}{'CPU used':>10}{'peak RSS':>10}")
+    for measured, base in rows:
+        busy = measured.cpu_seconds / (measured.seconds * cores)
+        print(
+            f"{measured.label:<34}{measured.seconds:>9.2f}{measured.files_per_second:>9.2f}"
+            f"{measured.files_per_second / base.files_per_second:>7.2f}"
+            f"{busy:>9.0%} {measured.peak_rss_mb:>8.0f} MB"
+        )
+
+
+def print_details(measured: Measured) -> None:
+    if measured.phases:
+        parts = ", ".join(
+            f"{name} {value:.0f}" if name.startswith("runs") else f"{name} {value:.1f} s"
+            for name, value in measured.phases.items()
+        )
+        print(f"{measured.label}: {parts}")
+    if measured.processes:
+        parts = ", ".join(
+            f"{kind} {seconds:.1f}"
+            for kind, seconds in measured.processes.items()
+            if seconds >= 0.05
+        )
+        print(f"{measured.label} CPU s by process: {parts}")
+    if measured.counts:
+        parts = ", ".join(f"{kind} {n}" for kind, n in sorted(measured.counts.items()))
+        print(f"{measured.label} processes that used CPU: {parts}")
+    for line in measured.top or []:
+        print(f"{measured.label}, top process: {line}")
+
+
+def decode_ms(measured: Measured, kind: str) -> float:
+    """CPU milliseconds per file of the processes of `kind`, those that exited unsampled too."""
+    processes = measured.processes or {}
+    used = processes.get(kind, 0.0) + processes.get(f"exited unsampled (children of {kind})", 0.0)
+    return 1000 * used / measured.files
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=100)
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds: loops, then each worker count, again"
+    )
     parser.add_argument("--plot", type=Path, default=Path("docs/images/throughput.png"))
     args = parser.parse_args()
     workers = [int(w) for w in args.workers.split(",")]
     photos = photo_set(args.photos)
     megabytes = sum(p.stat().st_size for p in photos) / 2**20
+    rounds: list[Round] = []
     with isolated_environment("bench"), tempfile.TemporaryDirectory() as folder:
         with open_resources() as resources:
             keys = []
@@ -447,60 +562,78 @@ def main() -> None:
                 key = f"baseline-source/{photo.name}"
                 client.put_object(Bucket=resources.storage.bucket, Key=key, Body=photo.read_bytes())
                 keys.append(key)
-            scanner = resources.clamav.scanner()
-            before = baseline(keys, resources.storage, scanner, "plain loop, before")
-        cold = warm_up(photos[0], Path(folder))
-        results = [pipeline(photos, n, Path(folder)) for n in workers]
+        cold: dict[str, float] = {}
+        for number in range(1, args.repeat + 1):
+            with open_resources() as resources:
+                loop = baseline(
+                    keys, resources.storage, resources.clamav.scanner(), f"plain loop, {number}"
+                )
+            two = two_process_baseline(keys, f"plain loop, 2 processes, {number}")
+            if number == 1:
+                cold = warm_up(photos[0], Path(folder))
+            measured = [pipeline(photos, n, Path(folder), number) for n in workers]
+            rounds.append(Round(loop, two, measured))
         with open_resources() as resources:
-            after = baseline(
-                keys, resources.storage, resources.clamav.scanner(), "plain loop, after"
-            )
-    # The machine's speed drifts (a shared VM: one baseline here once took twice as long as
-    # another): measured on both sides of the pipeline, the ratio is to the faster of the two.
-    base = min(before, after, key=lambda m: m.seconds)
+            last = baseline(keys, resources.storage, resources.clamav.scanner(), "plain loop, last")
+    loops = [r.loop for r in rounds] + [last]
     print(f"machine: {machine()}")
     print(f"photos: {len(photos)} x 12 MP JPEG ({megabytes / len(photos):.2f} MB each)")
-    print(f"{'':<28}{'seconds':>9}{'files/s':>9}{'ratio':>7}{'CPU used':>10}{'peak RSS':>10}")
-    cores = os.cpu_count() or 1
-    for measured in [before, after, *results]:
-        busy = measured.cpu_seconds / (measured.seconds * cores)
+    # The machine's speed drifts (a shared VM: one baseline here once took twice as long as
+    # another): each pipeline measurement is compared with the faster plain loop beside it.
+    rows: list[tuple[Measured, Measured]] = []
+    ratios: dict[int, list[float]] = {n: [] for n in workers}
+    speeds: dict[int, list[float]] = {n: [] for n in workers}
+    for index, round_ in enumerate(rounds):
+        base = min(loops[index], loops[index + 1], key=lambda m: m.seconds)
+        rows += [(round_.loop, base), (round_.two_processes, base)]
+        for n, measured in zip(workers, round_.pipelines, strict=True):
+            rows.append((measured, base))
+            ratios[n].append(measured.files_per_second / base.files_per_second)
+            speeds[n].append(measured.files_per_second)
+    rows.append((last, min(loops[-2:], key=lambda m: m.seconds)))
+    print_table(rows)
+    print("each ratio is to the faster plain loop next to it (its round's or the next one)")
+    for round_ in rounds:
+        for measured in [round_.loop, round_.two_processes, *round_.pipelines]:
+            print_details(measured)
+    print_details(last)
+    for round_ in rounds:
         print(
-            f"{measured.label:<28}{measured.seconds:>9.2f}{measured.files_per_second:>9.2f}"
-            f"{measured.files_per_second / base.files_per_second:>7.2f}"
-            f"{busy:>9.0%} {measured.peak_rss_mb:>8.0f} MB"
+            f"round {rounds.index(round_) + 1}: CPU per photo, plain loop (all its work) "
+            f"{decode_ms(round_.loop, 'benchmark'):.0f} ms, two-process loop "
+            f"{decode_ms(round_.two_processes, 'benchmark'):.0f} ms; pipeline's decoding workers "
+            + ", ".join(
+                f"{n} worker{'s' if n > 1 else ''} {decode_ms(m, 'decoding workers'):.0f} ms"
+                for n, m in zip(workers, round_.pipelines, strict=True)
+            )
         )
-    for measured in results:
-        if measured.phases:
-            parts = ", ".join(
-                f"{name} {value:.0f}" if name.startswith("runs") else f"{name} {value:.1f} s"
-                for name, value in measured.phases.items()
-            )
-            print(f"{measured.label}: {parts}")
-    for measured in [before, after, *results]:
-        if measured.processes:
-            parts = ", ".join(
-                f"{kind} {seconds:.1f}"
-                for kind, seconds in measured.processes.items()
-                if seconds >= 0.05
-            )
-            print(f"{measured.label} CPU s by process: {parts}")
-    for measured in results:
-        if measured.counts:
-            parts = ", ".join(f"{kind} {n}" for kind, n in sorted(measured.counts.items()))
-            print(f"{measured.label} processes that used CPU: {parts}")
-        for line in measured.top or []:
-            print(f"{measured.label}, top process: {line}")
+    two_ratios = [
+        r.two_processes.files_per_second
+        / min(loops[i], loops[i + 1], key=lambda m: m.seconds).files_per_second
+        for i, r in enumerate(rounds)
+    ]
+    print(
+        "two-process plain loop (what two cores give the plain work on this host now): "
+        + ", ".join(f"{v:.2f}x" for v in two_ratios)
+    )
+    for n in workers:
+        values = ", ".join(f"{v:.2f}x" for v in ratios[n])
+        print(
+            f"pipeline, {n} worker{'s' if n > 1 else ''}: {values}; "
+            f"median {statistics.median(ratios[n]):.2f}x over {len(ratios[n])} rounds"
+        )
     if cold:
         print(
             f"cold start, not measured above (the warm-up photo's run, before any forkserver): "
             f"sensor pickup {cold.get('sensor pickup', 0):.1f} s, "
             f"run launch {cold.get('run launch', 0):.1f} s"
         )
-    print(f"ratios are to the faster plain loop ({base.label}); steal: {steal_note()}")
+    print(f"steal: {steal_note()}")
     print("target: pipeline >= 1.5x the plain loop on 2 cores, growing with workers")
     args.plot.parent.mkdir(parents=True, exist_ok=True)
-    plot(results, base, workers, args.plot)
-    print(f"plot: {args.plot}")
+    median_loop = statistics.median(m.files_per_second for m in loops)
+    plot([statistics.median(speeds[n]) for n in workers], median_loop, workers, args.plot)
+    print(f"plot: {args.plot} (medians over the rounds)")
 
 
 if __name__ == "__main__":

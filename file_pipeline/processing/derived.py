@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 
 
 MAX_TEXT_SOURCE_BYTES = 20 * 1024 * 1024
+RECORD_EVERY = 16
+"""Decoded files are recorded and committed in groups of this many as they come (each once its
+renditions are stored), not all at the end of the chunk."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,10 @@ class Work:
     item: WorkItem
     row: Row
     decode: set[Stage] = field(default_factory=set)
+
+
+Uploading = tuple[Work, dict[Stage, Product], Future[Any]]
+"""A decoded file, its products, and the upload of its renditions."""
 
 
 def applicable(stage: Stage, row: Row) -> str | None:
@@ -211,11 +218,28 @@ def _decode_and_record(
                 recorders[stage].record(w.item, lambda _c, o=outcome: _blob_failed(o))
             continue
         ready.append(_request(ctx, w.row, frozenset(w.decode)))
-    uploads: list[tuple[Work, dict[Stage, Product], Future[Any]]] = []
+    uploads: list[Uploading] = []
     for request, products in workers.derive_all(ready):
         w = by_id[request.file_id]
         upload = threads.submit(attempt, lambda p=products, w=w: _upload_renditions(ctx, w, p))
         uploads.append((w, products, upload))
+        if len(uploads) >= RECORD_EVERY:
+            # Recorded and committed now, while the workers decode the rest: the chunk's last
+            # file is not followed by every file's writes, and rows are share-locked only for
+            # as long as recording one group takes.
+            _record_uploads(ctx, conn, recorders, uploads)
+            for recorder in recorders.values():
+                recorder.commit()
+            uploads = []
+    _record_uploads(ctx, conn, recorders, uploads)
+
+
+def _record_uploads(
+    ctx: DerivedContext,
+    conn: psycopg.Connection,
+    recorders: dict[Stage, Recorder],
+    uploads: list[Uploading],
+) -> None:
     for w, products, upload in uploads:
         uploaded = upload.result()
         _record_products(ctx, conn, recorders, w, products, uploaded)

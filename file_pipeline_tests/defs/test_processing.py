@@ -16,7 +16,9 @@ from PIL import Image
 from file_pipeline import settings, stack
 from file_pipeline.db import files as file_rows
 from file_pipeline.events.cursor import SensorCursor
+from file_pipeline.processing import derived
 from file_pipeline.processing.versions import parse_renditions
+from file_pipeline.processing.workers import default_workers
 from file_pipeline.upload.ingest import ingest_files
 from file_pipeline.upload.outbox import relay_outbox
 from file_pipeline_tests.helpers import (
@@ -346,6 +348,53 @@ def test_clean_files_are_decoded_while_the_rest_of_the_batch_is_scanned(
             "SELECT count(*) FROM thumbnails WHERE file_id::text = ANY(%s)", (ids,)
         ).fetchone()[0]
     assert made == 4 * len(parse_renditions(settings.THUMBNAIL_RENDITIONS.value()))
+
+
+def test_decoded_files_are_committed_while_a_slow_one_still_decodes(
+    pipeline, definitions, instance, postgres, tmp_path, monkeypatch
+) -> None:
+    """The derived step records and commits decoded files in groups as they come: the small
+    photos' outputs are visible to other connections while a big one is still being decoded,
+    not all at once after the batch's last file."""
+    if default_workers() < 2:
+        pytest.skip("needs two decoding workers: one for the slow file, one for the rest")
+    monkeypatch.setattr(derived, "RECORD_EVERY", 4)
+    for i in range(12):
+        (tmp_path / f"small-{i:02d}.png").write_bytes(_png(300 + i, 200))
+    Image.new("RGB", (7000, 7000), (200, 10, 10)).save(tmp_path / "big.png")  # about 1 s
+    ids = uploaded_ids(run_upload(definitions, instance, [tmp_path], uploaded_by="groups"))
+    with postgres.connection() as conn:
+        rows = file_rows.get_files(conn, ids)
+    big = next(i for i in ids if rows[i]["filename"] == "big.png")
+    small = [i for i in ids if i != big]
+    seen: list[tuple[int, int]] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            with postgres.connection() as conn:
+                made = dict(
+                    conn.execute(
+                        "SELECT file_id::text = %s, count(DISTINCT file_id) FROM thumbnails"
+                        " WHERE file_id::text = ANY(%s) GROUP BY 1",
+                        (big, ids),
+                    ).fetchall()
+                )
+            seen.append((made.get(False, 0), made.get(True, 0)))
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        (run,) = pipeline.drain()
+    finally:
+        stop.set()
+        watcher.join(timeout=10)
+    assert run.success
+    assert any(smalls >= 4 and bigs == 0 for smalls, bigs in seen), seen[-20:]
+    assert seen and seen[-1] == (len(small), 1), "in the end every file has its renditions"
+    for file_id in ids:
+        assert _results(postgres, file_id)["thumbnails"][0] == "done"
 
 
 def test_exif_orientation_is_applied_to_the_renditions(

@@ -12,11 +12,18 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
+from dagster._core.errors import DagsterInvalidConfigError
 from dagster._core.storage.tags import GRPC_INFO_TAG
+from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import (
+    QueuedRunCoordinatorDaemon,
+)
+from dagster._serdes import ConfigurableClassData
 
 from file_pipeline.launcher.launcher import (
     RUN_WORKER_TAG,
     ForkingRunLauncher,
+    WarmingRunCoordinator,
     forkservers_of,
     in_dagster_daemon,
     process_start_time,
@@ -123,6 +130,34 @@ def test_a_restarted_daemon_warms_up_the_forkserver_of_the_last_location(
         list(forkservers_of(daemon.proc.pid)) == [warmed]
         and process_start_time(warmed) == started_at
     )
+
+
+INSTANCE_YAML = Path(__file__).resolve().parents[2] / "dagster_home" / "dagster.yaml"
+
+
+def _coordinator(module: str, name: str, config: dict) -> dg.QueuedRunCoordinator:
+    """The run coordinator an instance builds from this dagster.yaml entry."""
+    data = ConfigurableClassData(module, name, yaml.safe_dump(config))
+    return data.rehydrate(as_type=dg.QueuedRunCoordinator)
+
+
+def test_the_daemon_checks_the_run_queue_every_half_second() -> None:
+    """The local instance's queue interval is 0.5 s, which Dagster's own coordinator refuses
+    (whole seconds); the daemon's run queue loop is built with it."""
+    entry = yaml.safe_load(INSTANCE_YAML.read_text())["run_coordinator"]
+    coordinator = _coordinator(entry["module"], entry["class"], entry["config"])
+    assert isinstance(coordinator, WarmingRunCoordinator)
+    assert coordinator.dequeue_interval_seconds == 0.5
+    daemon = QueuedRunCoordinatorDaemon(interval_seconds=coordinator.dequeue_interval_seconds)
+    assert daemon.interval_seconds == 0.5
+    with pytest.raises(DagsterInvalidConfigError):
+        _coordinator("dagster", "QueuedRunCoordinator", {"dequeue_interval_seconds": 0.5})
+    whole = _coordinator("file_pipeline.launcher", "WarmingRunCoordinator", {})
+    assert whole.dequeue_interval_seconds == 5, "unset: Dagster's default"
+    with pytest.raises(ValueError, match="must be positive"):
+        _coordinator(
+            "file_pipeline.launcher", "WarmingRunCoordinator", {"dequeue_interval_seconds": 0.0}
+        )
 
 
 def test_only_dagster_daemon_warms_up(monkeypatch: pytest.MonkeyPatch) -> None:
