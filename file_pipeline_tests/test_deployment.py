@@ -11,6 +11,7 @@ engine, no Kubernetes cluster, no local services needed):
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -255,13 +256,18 @@ def test_container_instance_validates_against_dagster(tmp_path: Path) -> None:
     assert (launcher["module"], launcher["class"]) == ("dagster_docker", "DockerRunLauncher")
     assert set(launcher["config"]["env_vars"]) == SETTINGS_VARS
 
-    # The same queue, monitoring and retries as the local instance (whose coordinator is
-    # Dagster's, plus the forkserver's warm-up, which containers do not have).
+    # The same queue, monitoring and retries as the local instance. The local coordinator is
+    # Dagster's plus the forkserver's warm-up (which containers do not have) and a fractional
+    # queue interval; the containers' daemon imports no pipeline code, so it keeps Dagster's
+    # coordinator at its shortest interval, the local one rounded up to a whole second.
     local = _load(LOCAL_INSTANCE)
     raw = _load(CONTAINER_INSTANCE)
     for section in ("concurrency", "run_monitoring", "run_retries"):
         assert raw[section] == local[section], section
-    assert raw["run_coordinator"]["config"] == local["run_coordinator"]["config"]
+    local_interval = local["run_coordinator"]["config"]["dequeue_interval_seconds"]
+    assert raw["run_coordinator"]["config"] == {
+        "dequeue_interval_seconds": max(1, math.ceil(local_interval))
+    }
     assert local["run_coordinator"]["class"] == "WarmingRunCoordinator"
     assert issubclass(WarmingRunCoordinator, QueuedRunCoordinator)
 
