@@ -32,8 +32,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ADMIN_URL = "postgresql://postgres:postgres@localhost:5432/postgres"
 
 
-def fresh_environment(label: str) -> dict[str, str]:
-    """Databases, bucket, topics and DAGSTER_HOME of their own, as environment variables."""
+def fresh_environment(label: str, root: Path) -> dict[str, str]:
+    """Databases, bucket, topics and DAGSTER_HOME of their own, as environment variables. The
+    instance config is the measured tree's own (`root`): an older tree may not accept a newer
+    `dagster.yaml`."""
     import psycopg
     from psycopg import sql
 
@@ -43,7 +45,7 @@ def fresh_environment(label: str) -> dict[str, str]:
         for name in databases:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     home = Path(tempfile.mkdtemp(prefix=f"fp-{label}-"))
-    (home / "dagster.yaml").write_text((PROJECT_ROOT / "dagster_home" / "dagster.yaml").read_text())
+    (home / "dagster.yaml").write_text((root / "dagster_home" / "dagster.yaml").read_text())
     dashed = tag.replace("_", "-")
     return {
         "DATABASE_URL": ADMIN_URL.rsplit("/", 1)[0] + f"/{databases[0]}",
@@ -149,7 +151,7 @@ def measure(repeat: int) -> dict[str, Any]:
 
 
 def run_child(root: Path, repeat: int) -> dict[str, float]:
-    env = fresh_environment("fixed")
+    env = fresh_environment("fixed", root)
     try:
         out = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--child", str(repeat)],
